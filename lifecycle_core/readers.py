@@ -1,0 +1,344 @@
+"""Read merchants' files into tables of strings: CSV (any common encoding, any delimiter), gzip, xlsx, Parquet.
+
+    python -c "from lifecycle_core.readers import read_source, SourceFile; \
+print(read_source(SourceFile.from_path('sales.csv')).frame.head())"
+
+Everything is read as text first; typed parsing happens in ingest.py, where a bad value can be
+reported with its row and column instead of failing the whole read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from .report import IngestError, ValidationReport
+
+MIB = 2**20
+SUPPORTED_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", ".xlsx", ".parquet", ".pq")
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Upper bounds that protect the server from huge uploads. Bytes are counted after decompression."""
+
+    max_file_bytes: int = 512 * MIB
+    max_rows: int = 5_000_000
+
+    def __post_init__(self) -> None:
+        if self.max_file_bytes <= 0:
+            raise ValueError(f"max_file_bytes must be > 0, got {self.max_file_bytes}")
+        if self.max_rows <= 0:
+            raise ValueError(f"max_rows must be > 0, got {self.max_rows}")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """An uploaded or local file: its name (for messages and format hints) and its bytes."""
+
+    name: str
+    data: bytes
+
+    @classmethod
+    def from_path(cls, path: str | Path, *, limits: ReadLimits | None = None) -> SourceFile:
+        p = Path(path)
+        limits = limits or ReadLimits()
+        if not p.is_file():
+            rep = ValidationReport()
+            rep.error("file_not_found", "no such file", file=str(p), expected="a path to an existing file")
+            raise IngestError(rep)
+        size = p.stat().st_size
+        if size > limits.max_file_bytes:
+            raise IngestError(_too_big(p.name, size, limits))
+        return cls(p.name, p.read_bytes())
+
+
+@dataclass
+class RawTable:
+    """A file read as a table. ``frame`` holds strings for text formats, native types for Parquet."""
+
+    file: str
+    format: str
+    frame: pd.DataFrame
+    sha256: str
+    size_bytes: int
+    encoding: str | None = None
+    delimiter: str | None = None
+    # Row number the user sees for frame row 0 (spreadsheet convention: header is row 1).
+    first_row: int = 2
+    sheet: str | None = None
+
+    @property
+    def columns(self) -> list[str]:
+        return [str(c) for c in self.frame.columns]
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.frame)
+
+
+def read_source(src: SourceFile, *, limits: ReadLimits | None = None) -> RawTable:
+    """Detect the format and encoding of ``src`` and read it; raises IngestError with a report."""
+    limits = limits or ReadLimits()
+    name = src.name
+    if len(src.data) > limits.max_file_bytes:
+        raise IngestError(_too_big(name, len(src.data), limits))
+    digest = hashlib.sha256(src.data).hexdigest()
+    data = src.data
+    fmt = _sniff_format(name, data)
+    if fmt == "gzip":
+        data = _gunzip(name, data, limits)
+        fmt = _sniff_format(name[:-3] if name.lower().endswith(".gz") else name, data)
+        if fmt == "gzip":
+            _fail(name, "nested_gzip", "the file is compressed twice", expected="one gzip layer at most")
+    if fmt == "xls":
+        _fail(
+            name,
+            "unsupported_format",
+            "legacy Excel 97-2003 (.xls) files are not supported",
+            expected="save it as .xlsx or CSV in Excel and upload that",
+        )
+    if fmt == "xlsx":
+        raw = _read_xlsx(name, data, limits)
+    elif fmt == "parquet":
+        raw = _read_parquet(name, data)
+    else:
+        raw = _read_text(name, data, limits)
+    raw.sha256 = digest
+    raw.size_bytes = len(src.data)
+    if raw.n_rows == 0:
+        _fail(name, "no_rows", "the file has a header but no data rows", expected="at least one data row")
+    if raw.n_rows > limits.max_rows:
+        _fail(
+            name,
+            "too_many_rows",
+            f"{raw.n_rows:,} rows is over the limit of {limits.max_rows:,}",
+            expected="split the file, or raise max_rows (CLI --max-rows)",
+        )
+    _check_header(raw)
+    return raw
+
+
+def _sniff_format(name: str, data: bytes) -> str:
+    head = data[:8]
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "xls"
+    return "text"
+
+
+def _gunzip(name: str, data: bytes, limits: ReadLimits) -> bytes:
+    # max_length bounds the output, so a small "zip bomb" cannot exhaust memory before the check.
+    parts: list[bytes] = []
+    total = 0
+    rest = data
+    try:
+        while rest:
+            d = zlib.decompressobj(wbits=31)
+            out = d.decompress(rest, limits.max_file_bytes + 1 - total)
+            total += len(out)
+            parts.append(out)
+            if total > limits.max_file_bytes or d.unconsumed_tail:
+                raise IngestError(_too_big(name, total, limits, decompressed=True))
+            if not d.eof:
+                raise zlib.error("unexpected end of data")
+            rest = d.unused_data.lstrip(b"\x00")  # concatenated gzip members, as `cat a.gz b.gz` makes
+    except zlib.error as exc:
+        _fail(name, "bad_gzip", f"the gzip data is damaged or truncated ({exc})", expected="a complete .gz file")
+    return b"".join(parts)
+
+
+def detect_encoding(data: bytes) -> str:
+    """The text encoding of ``data``: BOMs first, then strict UTF-8, then GB18030 (Excel in China), then cp1252."""
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+        non_ascii = [c for c in text[:200_000] if ord(c) > 127]
+        cjk = sum(1 for c in non_ascii if "\u3000" <= c <= "\u9fff" or "\uff00" <= c <= "\uffef")
+        # GB18030 decodes most byte soups; only call it Chinese when the result mostly is.
+        if non_ascii and cjk / len(non_ascii) >= 0.6:
+            return "gb18030"
+    except UnicodeDecodeError:
+        pass
+    try:
+        data.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
+def _looks_binary(data: bytes) -> bool:
+    head = data[:65536]
+    if not head:
+        return False
+    if b"\x00" in head:
+        return True
+    control = sum(1 for b in head if b < 9 or 13 < b < 32)
+    return control / len(head) > 0.01
+
+
+def _read_text(name: str, data: bytes, limits: ReadLimits) -> RawTable:
+    if not data.strip(b" \t\r\n\xef\xbb\xbf"):
+        _fail(name, "empty_file", "the file is empty", expected="a header row and data rows")
+    encoding = detect_encoding(data)
+    if encoding != "utf-16" and _looks_binary(data):
+        _fail(
+            name,
+            "binary_file",
+            "this does not look like a text (CSV) file: it contains binary data",
+            expected="CSV, .csv.gz, .xlsx or .parquet",
+        )
+    if encoding not in ("utf-8", "utf-8-sig"):
+        # pyarrow reads UTF-8 only; transcoding once is cheap next to parsing.
+        data = data.decode(encoding).encode("utf-8")
+    elif encoding == "utf-8-sig":
+        data = data[len(codecs.BOM_UTF8) :]
+    approx_rows = data.count(b"\n")
+    if approx_rows > limits.max_rows + 1:
+        _fail(
+            name,
+            "too_many_rows",
+            f"about {approx_rows:,} lines is over the limit of {limits.max_rows:,} rows",
+            expected="split the file, or raise max_rows (CLI --max-rows)",
+        )
+    sample = data[:65536].decode("utf-8", errors="replace")
+    delimiter = _sniff_delimiter(sample)
+    first_line = sample.splitlines()[0] if sample.splitlines() else ""
+    header = next(csv.reader([first_line], delimiter=delimiter), [])
+    header = [h.strip() or f"column_{i + 1}" for i, h in enumerate(header)]
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        _fail(name, "duplicate_column", f"column names repeat: {dupes}", row=1, expected="unique column names")
+
+    bad_rows: list[tuple[int | None, str]] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        bad_rows.append((row.number, f"expected {row.expected_columns} fields, found {row.actual_columns}"))
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=16 * MIB),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                # Dictionary-encode while parsing (in C++, on all cores): ids, names and dates repeat,
+                # and ingest works on the distinct values and integer codes from here on.
+                column_types={h: pa.dictionary(pa.int32(), pa.string()) for h in header},
+                strings_can_be_null=True,
+                null_values=[""],
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        _fail(name, "malformed_csv", f"the CSV could not be parsed: {exc}", expected="a well-formed CSV file")
+    if bad_rows:
+        rep = ValidationReport()
+        for number, what in bad_rows[:20]:
+            rep.error("malformed_row", f"wrong number of fields: {what}", file=name, row=number, expected=f"{len(header)} fields")
+        if len(bad_rows) > 20:
+            rep.error("malformed_row", f"{len(bad_rows) - 20:,} more malformed rows", file=name)
+        raise IngestError(rep)
+    # Cells are stripped later, per distinct value (ingest.as_category), which is far cheaper.
+    frame = table.to_pandas()
+    return RawTable(name, "csv", frame, "", 0, encoding=_encoding_name(encoding), delimiter=delimiter)
+
+
+def _encoding_name(enc: str) -> str:
+    return {"gb18030": "GB18030/GBK", "utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8"}.get(enc, enc)
+
+
+def _sniff_delimiter(sample: str) -> str:
+    lines = [ln for ln in sample.splitlines()[:50] if ln.strip()]
+    if not lines:
+        return ","
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=",;\t|").delimiter
+    except csv.Error:
+        # Sniffer gives up on one-column files and on quoted commas; count instead.
+        counts = {d: lines[0].count(d) for d in ",;\t|"}
+        best = max(counts, key=counts.get)
+        return best if counts[best] > 0 else ","
+
+
+def _strip_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    # Exports pad cells with spaces (" WHITE CHERRY LIGHTS"); blanks after stripping are missing values.
+    for col in frame.columns:
+        if pd.api.types.is_string_dtype(frame[col]):
+            s = frame[col].str.strip()
+            frame[col] = s.where(s != "", None)
+    return frame
+
+
+def _read_xlsx(name: str, data: bytes, limits: ReadLimits) -> RawTable:
+    try:
+        sheets = pd.read_excel(io.BytesIO(data), sheet_name=None, dtype=str, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises many types for damaged archives
+        _fail(name, "bad_xlsx", f"the Excel file could not be read ({type(exc).__name__}: {exc})", expected="a valid .xlsx workbook")
+    non_empty = [(k, v) for k, v in sheets.items() if len(v.columns) and len(v)]
+    if not non_empty:
+        _fail(name, "no_rows", "every sheet in the workbook is empty", expected="a sheet with a header and rows")
+    sheet, frame = non_empty[0]
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = _strip_strings(frame.astype("str").where(frame.notna(), None))
+    raw = RawTable(name, "xlsx", frame, "", 0, sheet=sheet)
+    if len(non_empty) > 1:
+        raw.sheet = f"{sheet} (other sheets ignored: {', '.join(k for k, _ in non_empty[1:])})"
+    return raw
+
+
+def _read_parquet(name: str, data: bytes) -> RawTable:
+    try:
+        frame = pd.read_parquet(io.BytesIO(data))
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError... for damaged files
+        _fail(name, "bad_parquet", f"the Parquet file could not be read ({exc})", expected="a valid Parquet file")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = frame.reset_index(drop=True)
+    return RawTable(name, "parquet", _strip_strings(frame), "", 0, first_row=1)
+
+
+def _check_header(raw: RawTable) -> None:
+    cols = raw.columns
+    dupes = sorted({c for c in cols if cols.count(c) > 1})
+    if dupes:
+        _fail(raw.file, "duplicate_column", f"column names repeat: {dupes}", row=1, expected="unique column names")
+
+
+def _too_big(name: str, size: int, limits: ReadLimits, decompressed: bool = False) -> ValidationReport:
+    rep = ValidationReport()
+    what = "decompressed size" if decompressed else "size"
+    rep.error(
+        "file_too_large",
+        f"{what} {size / MIB:,.1f} MiB is over the limit of {limits.max_file_bytes / MIB:,.0f} MiB",
+        file=name,
+        expected="a smaller file, or a higher max_file_bytes (CLI --max-mb)",
+    )
+    return rep
+
+
+def _fail(name: str, code: str, message: str, **where: object) -> None:
+    rep = ValidationReport()
+    rep.error(code, message, file=name, **where)
+    raise IngestError(rep)

@@ -1,0 +1,223 @@
+"""Canonical tables and their fields, with the English and Chinese column names merchants use.
+
+    python -c "from lifecycle_core.schema import TABLES; print(list(TABLES))"
+
+Ingestion maps a file's columns onto one of these tables; nothing downstream sees raw headers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Field kinds drive parsing and validation in ingest.py.
+ID, TEXT, DATE, INT, FLOAT, STAGE = "id", "text", "date", "int", "float", "stage"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: str
+    required: bool = False
+    synonyms: tuple[str, ...] = ()
+    min_value: float | None = None
+    max_value: float | None = None
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    fields: tuple[Field, ...]
+    doc: str
+    # Words in a file name that hint at this table ("reviews_2024.csv", "库存.xlsx").
+    file_hints: tuple[str, ...] = ()
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.required)
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"table {self.name!r} has no field {name!r}; fields: {[f.name for f in self.fields]}")
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+
+_PRODUCT_ID = Field(
+    "product_id",
+    ID,
+    True,
+    (
+        "product_id", "product id", "productid", "product code", "sku", "sku id", "item id", "item",
+        "item code", "item number", "stockcode", "stock code", "article", "article number", "asin",
+        "商品编号", "商品id", "商品编码", "商品代码", "货号", "产品编号", "产品id", "产品编码", "sku编码",
+        "款号", "物料编号",
+    ),
+    doc="the product key; the same id in every table",
+)
+
+
+def _date(name: str, required: bool, extra: tuple[str, ...] = ()) -> Field:
+    return Field(
+        name,
+        DATE,
+        required,
+        extra
+        + (
+            "date", "day", "week", "period", "week start", "order date", "sales date", "日期", "时间",
+            "周", "统计日期", "销售日期",
+        ),
+        doc="ISO (2024-03-05), day-first (05/03/2024) or an Excel serial number",
+    )
+
+
+PRODUCTS = TableSpec(
+    "products",
+    (
+        _PRODUCT_ID,
+        Field(
+            "title", TEXT, True,
+            ("title", "product name", "name", "product title", "item name", "product", "商品名称",
+             "商品名", "产品名称", "标题", "商品标题", "品名", "名称"),
+            doc="the product's name as shown to shoppers",
+        ),
+        Field("description", TEXT, False,
+              ("description", "details", "product description", "long description", "商品描述", "描述",
+               "详情", "商品详情", "卖点")),
+        Field("category", TEXT, False,
+              ("category", "product category", "department", "product type", "类目", "品类", "分类",
+               "商品类目", "一级类目")),
+        Field("brand", TEXT, False, ("brand", "brand name", "make", "品牌")),
+        Field("price", FLOAT, False,
+              ("price", "unit price", "list price", "selling price", "retail price", "价格", "单价",
+               "售价", "零售价"), min_value=0),
+        Field("unit_cost", FLOAT, False,
+              ("unit cost", "unit_cost", "cost", "cost price", "cogs", "成本", "进价", "单位成本", "采购价"),
+              min_value=0),
+        Field("launch_date", DATE, False,
+              ("launch date", "launch_date", "release date", "first available", "created", "上市日期",
+               "上架时间", "上架日期", "发布日期")),
+        Field("stage", STAGE, False,
+              ("stage", "lifecycle stage", "life cycle stage", "plc stage", "生命周期", "生命周期阶段", "阶段"),
+              doc="your own stage labels: Introduction/Growth/Maturity/Decline, 初期/成长期/成熟期/衰退期 or 0-3"),
+    ),
+    "one row per product",
+    ("product", "catalog", "catalogue", "item", "商品", "产品"),
+)
+
+SALES = TableSpec(
+    "sales",
+    (
+        _PRODUCT_ID,
+        _date("date", True),
+        Field("units", FLOAT, True,
+              ("units", "units sold", "quantity sold", "qty sold", "sales units", "sales qty", "quantity",
+               "qty", "volume", "销量", "销售数量", "销售量", "件数", "数量"), min_value=0),
+        Field("revenue", FLOAT, False,
+              ("revenue", "sales amount", "sales", "gmv", "turnover", "net sales", "销售额", "金额",
+               "成交金额", "营业额"), min_value=0),
+        Field("returns", FLOAT, False,
+              ("returns", "returned units", "return qty", "refunds", "退货", "退货数量", "退货量", "退款件数"),
+              min_value=0),
+        Field("views", FLOAT, False,
+              ("views", "page views", "pageviews", "visits", "sessions", "impressions", "浏览量", "访客数",
+               "曝光量", "访问量"), min_value=0),
+        Field("add_to_cart", FLOAT, False,
+              ("add to cart", "add_to_cart", "adds to cart", "cart adds", "加购", "加购数", "加购件数"),
+              min_value=0),
+        Field("orders", FLOAT, False, ("orders", "order count", "订单数", "订单量", "支付订单数"), min_value=0),
+        Field("title", TEXT, False, ("title", "product name", "name", "商品名称", "品名")),
+        Field("category", TEXT, False, ("category", "类目", "品类", "分类")),
+    ),
+    "units per product and date, at any granularity (aggregated to periods)",
+    ("sale", "sales", "weekly", "daily", "销售", "销量"),
+)
+
+TRANSACTIONS = TableSpec(
+    "transactions",
+    (
+        _PRODUCT_ID,
+        Field("timestamp", DATE, True,
+              ("timestamp", "invoicedate", "invoice date", "order date", "order time", "datetime",
+               "date", "created at", "下单时间", "订单时间", "支付时间", "日期", "时间")),
+        Field("quantity", FLOAT, True,
+              ("quantity", "qty", "units", "count", "数量", "购买数量", "件数")),
+        Field("invoice_id", ID, False,
+              ("invoice", "invoice no", "invoice number", "invoiceno", "invoice id", "order id", "order",
+               "order number", "receipt", "订单号", "订单编号", "单号", "发票号")),
+        Field("customer_id", ID, False,
+              ("customer id", "customerid", "customer", "customer number", "client id", "user id",
+               "member id", "buyer id", "客户编号", "客户id", "会员id", "用户id", "买家id")),
+        Field("price", FLOAT, False,
+              ("price", "unit price", "unitprice", "单价", "价格", "成交价")),
+        Field("description", TEXT, False,
+              ("description", "product name", "title", "item name", "商品名称", "品名", "描述")),
+        Field("country", TEXT, False, ("country", "region", "market", "国家", "地区")),
+        Field("category", TEXT, False, ("category", "类目", "品类", "分类")),
+    ),
+    "invoice lines; cancellations are returns, non-product lines are excluded",
+    ("transaction", "invoice", "order", "retail", "lines", "订单", "交易", "明细"),
+)
+
+REVIEWS = TableSpec(
+    "reviews",
+    (
+        _PRODUCT_ID,
+        _date("date", True, ("review date", "评论时间", "评价时间")),
+        Field("text", TEXT, True,
+              ("text", "review", "review text", "comment", "comments", "body", "content", "feedback",
+               "评论", "评价", "评论内容", "评价内容", "内容")),
+        Field("rating", FLOAT, False,
+              ("rating", "stars", "score", "star rating", "评分", "星级", "打分"), min_value=1, max_value=5),
+    ),
+    "customer reviews; personal data in the text is masked before storage",
+    ("review", "comment", "feedback", "评论", "评价"),
+)
+
+SEARCH_TERMS = TableSpec(
+    "search_terms",
+    (
+        _PRODUCT_ID,
+        _date("date", True),
+        Field("query", TEXT, True,
+              ("query", "search term", "search query", "keyword", "keywords", "term", "搜索词", "关键词",
+               "搜索关键词")),
+        Field("clicks", FLOAT, False, ("clicks", "click", "点击", "点击量", "点击数"), min_value=0),
+        Field("impressions", FLOAT, False,
+              ("impressions", "impr", "views", "曝光", "展现", "展现量", "曝光量"), min_value=0),
+    ),
+    "search terms that led shoppers to a product",
+    ("search", "query", "keyword", "搜索", "关键词"),
+)
+
+INVENTORY = TableSpec(
+    "inventory",
+    (
+        _PRODUCT_ID,
+        Field("on_hand", FLOAT, True,
+              ("on hand", "on_hand", "stock", "stock on hand", "inventory", "available", "qty on hand",
+               "库存", "现有库存", "可用库存", "库存数量", "在库"), min_value=0),
+        Field("on_order", FLOAT, False,
+              ("on order", "on_order", "incoming", "open po", "在途", "在途库存", "采购在途"), min_value=0),
+        Field("lead_time_days", FLOAT, False,
+              ("lead time", "lead_time_days", "lead time days", "leadtime", "交货期", "补货周期", "采购周期"),
+              min_value=0, max_value=3650),
+        Field("unit_cost", FLOAT, False, ("unit cost", "unit_cost", "cost", "成本", "进价", "采购价"), min_value=0),
+        Field("min_order_qty", FLOAT, False,
+              ("min order qty", "min_order_qty", "moq", "minimum order", "最小起订量", "起订量"), min_value=0),
+    ),
+    "stock levels, one row per product",
+    ("inventory", "stock", "库存"),
+)
+
+TABLES: dict[str, TableSpec] = {
+    t.name: t for t in (PRODUCTS, SALES, TRANSACTIONS, REVIEWS, SEARCH_TERMS, INVENTORY)
+}
+
+# Fields of non-product tables that describe the product itself; lifted into the products table
+# (most frequent value per product) when no products file is given.
+PRODUCT_LEVEL_FIELDS = ("title", "description", "category")
