@@ -1,0 +1,199 @@
+"""Command-line interface: everything the dashboard does, scriptable.
+
+    python -m lifecycle_core demo --out demo_data
+    python -m lifecycle_core ingest demo_data/*.csv --workspace ws --name demo
+    python -m lifecycle_core datasets --workspace ws
+
+Exit codes: 0 success, 2 invalid input (the validation report goes to stderr), 1 other failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .report import IngestError
+
+EXIT_OK, EXIT_FAIL, EXIT_INVALID = 0, 1, 2
+
+
+def _progress_printer(quiet: bool):
+    def show(fraction: float, message: str) -> None:
+        if not quiet:
+            print(f"[{fraction * 100:5.1f}%] {message}", file=sys.stderr, flush=True)
+
+    return show
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import write_demo
+
+    paths = write_demo(args.out, args.products, args.weeks, seed=args.seed)
+    for p in paths:
+        print(p)
+    return EXIT_OK
+
+
+def _sources(paths: list[str], limits):
+    from .readers import SourceFile
+
+    return [SourceFile.from_path(p, limits=limits) for p in paths]
+
+
+def _options(args: argparse.Namespace):
+    from .ingest import IngestOptions
+    from .readers import MIB, ReadLimits
+
+    return IngestOptions(
+        period=args.period,
+        date_order=args.date_order,
+        limits=ReadLimits(max_file_bytes=int(args.max_mb * MIB), max_rows=args.max_rows),
+    )
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from .ingest import ingest
+    from .mapping import load_mapping_file
+    from .store import Workspace, WorkspaceError
+
+    try:
+        options = _options(args)
+        overrides = load_mapping_file(args.mapping) if args.mapping else None
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    ws = Workspace(args.workspace)
+    try:
+        ws.check_dataset_name(args.name, replace=args.replace)
+        sources = _sources(args.paths, options.limits)
+        info = ingest(
+            ws, args.name, sources, overrides=overrides, options=options, replace=args.replace,
+            progress=_progress_printer(args.quiet),
+        )
+    except IngestError as exc:
+        print(exc.report.format_text(), file=sys.stderr)
+        print("nothing was written to the workspace", file=sys.stderr)
+        return EXIT_INVALID
+    except WorkspaceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    warnings = [p for p in info.report["problems"] if p["severity"] == "warning"]
+    if args.json:
+        print(json.dumps({"dataset": info.name, "counts": info.counts, "warnings": warnings}, ensure_ascii=False))
+        return EXIT_OK
+    c = info.counts
+    print(f"dataset {info.name!r} stored in {ws.root}")
+    print(f"  products: {c['products']:,}   periods: {c['periods']:,} ({c['first_period']} .. {c['last_period']})")
+    print(f"  sales rows: {c['sales_rows']:,}   units: {c['units']:,.0f}")
+    for t in ("transactions", "reviews", "search_terms", "inventory"):
+        if t in c:
+            print(f"  {t}: {c[t]:,} rows")
+    for s in info.sources:
+        print(f"  file {s['name']}: {s['table']}, {s['rows']:,} rows, {s['format']}"
+              + (f", {s['encoding']}" if s["encoding"] else ""))
+    print(f"  warnings: {len(warnings)}")
+    for w in warnings:
+        print(f"    - {w['message']}")
+    return EXIT_OK
+
+
+def cmd_mapping(args: argparse.Namespace) -> int:
+    """Print the guessed mapping of each file as JSON, ready to edit and pass back with --mapping."""
+    from .ingest import plan_files
+    from .readers import ReadLimits, SourceFile
+
+    plans, report = plan_files([SourceFile.from_path(p, limits=ReadLimits()) for p in args.paths])
+    out = {p.raw.file: {"table": p.mapping.table, "columns": {**p.mapping.columns, **{c: None for c in p.mapping.extra}},
+                        "confidence": p.mapping.confidence} for p in plans}
+    text = json.dumps(out, ensure_ascii=False, indent=2)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"mapping written to {args.out}")
+    else:
+        print(text)
+    if not report.ok:
+        print(report.format_text(), file=sys.stderr)
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from .store import Workspace
+
+    ws = Workspace(args.workspace)
+    rows = [d.summary() for d in ws.list_datasets()]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, default=str))
+        return EXIT_OK
+    if not rows:
+        print(f"no datasets in {ws.root}")
+    for r in rows:
+        print(f"{r['name']}\t{r['products']} products\t{r['periods']} periods\t"
+              f"{r['first_period']}..{r['last_period']}\t{r['created_at']}\t{r['files']}")
+    return EXIT_OK
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    from .store import Workspace
+
+    Workspace(args.workspace).delete_dataset(args.name)
+    print(f"deleted dataset {args.name!r}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m lifecycle_core", description="Lifecycle Studio command line")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="write the synthetic demo catalog as CSV files")
+    p.add_argument("--out", required=True, help="folder to write into")
+    p.add_argument("--products", type=int, default=300)
+    p.add_argument("--weeks", type=int, default=104)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("ingest", help="validate files and store them as a dataset")
+    p.add_argument("paths", nargs="+", help="CSV, .csv.gz, .xlsx or .parquet files")
+    p.add_argument("--workspace", required=True)
+    p.add_argument("--name", required=True, help="dataset name")
+    p.add_argument("--mapping", help="JSON column mapping (see the `mapping` command)")
+    p.add_argument("--period", default="W", choices=["D", "W", "M"], help="aggregation period (default W)")
+    p.add_argument("--date-order", default="auto", choices=["auto", "day-first", "month-first"])
+    p.add_argument("--max-mb", type=float, default=512, help="largest file accepted, MiB (after decompression)")
+    p.add_argument("--max-rows", type=int, default=5_000_000, help="most rows accepted per file")
+    p.add_argument("--replace", action="store_true", help="replace an existing dataset of that name")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("mapping", help="print the guessed column mapping of files as editable JSON")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--out", help="write the JSON here instead of printing it")
+    p.set_defaults(func=cmd_mapping)
+
+    p = sub.add_parser("datasets", help="list the datasets of a workspace")
+    p.add_argument("--workspace", required=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("delete-dataset", help="delete a dataset and its files")
+    p.add_argument("--workspace", required=True)
+    p.add_argument("--name", required=True)
+    p.set_defaults(func=cmd_delete)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .store import WorkspaceError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except IngestError as exc:
+        print(exc.report.format_text(), file=sys.stderr)
+        return EXIT_INVALID
+    except WorkspaceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAIL

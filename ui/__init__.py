@@ -1,0 +1,1 @@
+"""Streamlit glue for the dashboard: translations, session-state keys, cached core objects."""
