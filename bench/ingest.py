@@ -30,7 +30,7 @@ def bare(path: str) -> dict:
     df = pd.read_csv(path)
     week = pd.to_datetime(df["InvoiceDate"]).dt.to_period("W-SUN").dt.start_time
     g = df.groupby([df["StockCode"], week])["Quantity"].sum()
-    return {"seconds": time.perf_counter() - t, "rows": int(len(g))}
+    return {"seconds": time.perf_counter() - t, "rows": len(g)}
 
 
 def full(path: str) -> dict:
@@ -77,8 +77,16 @@ def main() -> None:
     print(f"bare read_csv + weekly groupby: {med['bare']:.2f} s  peak RSS {rss['bare']:.0f} MiB")
     print(f"full validated ingest:          {med['full']:.2f} s  peak RSS {rss['full']:.0f} MiB")
     print(f"ratio full/bare: {med['full'] / med['bare']:.2f}x  (target <= 3.0x; peak RSS target < 1536 MiB)")
-    print(json.dumps({"median_seconds": med, "peak_rss_mib": rss, "ratio": med["full"] / med["bare"],
-                      "counts": runs["full"][-1]["counts"]}))
+    print(
+        json.dumps(
+            {
+                "median_seconds": med,
+                "peak_rss_mib": rss,
+                "ratio": med["full"] / med["bare"],
+                "counts": runs["full"][-1]["counts"],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

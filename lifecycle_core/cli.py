@@ -69,7 +69,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         ws.check_dataset_name(args.name, replace=args.replace)
         sources = _sources(args.paths, options.limits)
         info = ingest(
-            ws, args.name, sources, overrides=overrides, options=options, replace=args.replace,
+            ws,
+            args.name,
+            sources,
+            overrides=overrides,
+            options=options,
+            replace=args.replace,
             progress=_progress_printer(args.quiet),
         )
     except IngestError as exc:
@@ -91,8 +96,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if t in c:
             print(f"  {t}: {c[t]:,} rows")
     for s in info.sources:
-        print(f"  file {s['name']}: {s['table']}, {s['rows']:,} rows, {s['format']}"
-              + (f", {s['encoding']}" if s["encoding"] else ""))
+        print(
+            f"  file {s['name']}: {s['table']}, {s['rows']:,} rows, {s['format']}"
+            + (f", {s['encoding']}" if s["encoding"] else "")
+        )
     print(f"  warnings: {len(warnings)}")
     for w in warnings:
         print(f"    - {w['message']}")
@@ -105,8 +112,14 @@ def cmd_mapping(args: argparse.Namespace) -> int:
     from .readers import ReadLimits, SourceFile
 
     plans, report = plan_files([SourceFile.from_path(p, limits=ReadLimits()) for p in args.paths])
-    out = {p.raw.file: {"table": p.mapping.table, "columns": {**p.mapping.columns, **{c: None for c in p.mapping.extra}},
-                        "confidence": p.mapping.confidence} for p in plans}
+    out = {
+        p.raw.file: {
+            "table": p.mapping.table,
+            "columns": {**p.mapping.columns, **{c: None for c in p.mapping.extra}},
+            "confidence": p.mapping.confidence,
+        }
+        for p in plans
+    }
     text = json.dumps(out, ensure_ascii=False, indent=2)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
@@ -130,8 +143,10 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     if not rows:
         print(f"no datasets in {ws.root}")
     for r in rows:
-        print(f"{r['name']}\t{r['products']} products\t{r['periods']} periods\t"
-              f"{r['first_period']}..{r['last_period']}\t{r['created_at']}\t{r['files']}")
+        print(
+            f"{r['name']}\t{r['products']} products\t{r['periods']} periods\t"
+            f"{r['first_period']}..{r['last_period']}\t{r['created_at']}\t{r['files']}"
+        )
     return EXIT_OK
 
 

@@ -161,7 +161,9 @@ def generate(
         else:
             nouns.append(en)
             titles.append(f"{brand[i]} {_ADJ[adj_idx[i]]} {mat.title()} {en.title()}")
-            descs.append(f"A {_ADJ[adj_idx[i]].lower()} {mat} {en} from our {cat.name.lower()} range, made for everyday use.")
+            descs.append(
+                f"A {_ADJ[adj_idx[i]].lower()} {mat} {en} from our {cat.name.lower()} range, made for everyday use."
+            )
 
     products = pd.DataFrame(
         {
@@ -222,8 +224,9 @@ def generate(
         clicks = int(u * 0.6) + 1
         for j, tmpl in enumerate((pair[0], pair[1])):
             c = max(1, clicks // (j + 1))
-            qrows.append((products["product_id"].iat[i], dates[w], tmpl.format(noun=nouns[i], brand=brand[i]), c,
-                          int(c / 0.04)))
+            qrows.append(
+                (products["product_id"].iat[i], dates[w], tmpl.format(noun=nouns[i], brand=brand[i]), c, int(c / 0.04))
+            )
     search = pd.DataFrame(qrows, columns=["product_id", "date", "search_term", "clicks", "impressions"])
 
     recent = units[:, -4:].mean(axis=1)
@@ -232,7 +235,9 @@ def generate(
     inventory = pd.DataFrame(
         {
             "product_id": products["product_id"],
-            "on_hand": np.where(still_listed, np.round(recent * cover + rng.integers(0, 30, P)), rng.integers(0, 200, P)),
+            "on_hand": np.where(
+                still_listed, np.round(recent * cover + rng.integers(0, 30, P)), rng.integers(0, 200, P)
+            ),
             "on_order": np.where(rng.random(P) < 0.25, np.round(recent * 4), 0).astype(int),
             "lead_time_days": rng.choice([14, 21, 28, 42, 60], P),
             "unit_cost": products["unit_cost"],

@@ -104,8 +104,12 @@ def plan_files(
             report.extend(exc.report)
             continue
         if src.name in overrides:
-            mapping = complete_mapping(overrides[src.name], raw.columns)
-            missing_src = [c for c in overrides[src.name].columns if c not in raw.columns]
+            over = overrides[src.name]
+            missing_src = [c for c in over.columns if c not in raw.columns]
+            kept = {c: f for c, f in over.columns.items() if c in raw.columns}
+            mapping = complete_mapping(
+                TableMapping(over.table, kept, {c: 1.0 for c in over.confidence if c in raw.columns}, 1.0), raw.columns
+            )
             for c in missing_src:
                 report.error(
                     "mapping_unknown_column",
@@ -136,8 +140,7 @@ def ingest(
     workspace.check_dataset_name(name, replace=replace)
     progress(0.0, "reading files")
     plans, report = plan_files(sources, overrides=overrides, options=options)
-    if not report.ok:
-        raise IngestError(report)
+    # Unreadable files do not stop the others from being checked: one report lists every problem.
     prepared = prepare(plans, options=options, key=workspace.secret_key(), report=report, progress=progress)
     progress(0.9, "saving")
     info = workspace.save_dataset(name, prepared, replace=replace)
@@ -237,11 +240,29 @@ def convert(raw: RawTable, tm: TableMapping, report: ValidationReport, *, option
         elif f.kind == schema.DATE:
             pdt = parse_dates(s, date_order=options.date_order)
             v = pdt.values
-            _bad_rows(report, pdt.bad, rows, s, raw.file, col, "unparseable_date", "not a date",
-                      "a date such as 2024-03-05, 05/03/2024 or an Excel date number")
+            _bad_rows(
+                report,
+                pdt.bad,
+                rows,
+                s,
+                raw.file,
+                col,
+                "unparseable_date",
+                "not a date",
+                "a date such as 2024-03-05, 05/03/2024 or an Excel date number",
+            )
             out_of_range = v.notna() & ((v < lo) | (v > hi))
-            _bad_rows(report, out_of_range, rows, s, raw.file, col, "date_out_of_range", "implausible date",
-                      f"a date between {lo.date()} and {hi.date()}")
+            _bad_rows(
+                report,
+                out_of_range,
+                rows,
+                s,
+                raw.file,
+                col,
+                "date_out_of_range",
+                "implausible date",
+                f"a date between {lo.date()} and {hi.date()}",
+            )
             if pdt.ambiguous:
                 report.warning(
                     "ambiguous_dates",
@@ -256,13 +277,24 @@ def convert(raw: RawTable, tm: TableMapping, report: ValidationReport, *, option
         elif f.kind == schema.STAGE:
             parsed = s.astype("object").map(parse_stage)
             bad = s.notna() & parsed.isna()
-            _bad_rows(report, bad, rows, s, raw.file, col, "unknown_stage", "not a stage name",
-                      "Introduction, Growth, Maturity, Decline (or 初期, 成长期, 成熟期, 衰退期, or 0-3)")
+            _bad_rows(
+                report,
+                bad,
+                rows,
+                s,
+                raw.file,
+                col,
+                "unknown_stage",
+                "not a stage name",
+                "Introduction, Growth, Maturity, Decline (or 初期, 成长期, 成熟期, 衰退期, or 0-3)",
+            )
             v = parsed.map(lambda x: None if x is None or pd.isna(x) else int(x)).astype("Int64")
         else:  # pragma: no cover - schema kinds are closed
             raise AssertionError(f.kind)
         if f.required:
-            _bad_rows(report, missing, rows, s, raw.file, col, "missing_value", f"{fname} is empty", f"a value for {fname}")
+            _bad_rows(
+                report, missing, rows, s, raw.file, col, "missing_value", f"{fname} is empty", f"a value for {fname}"
+            )
         out[fname] = v
         if f.kind in (schema.FLOAT, schema.INT) and tm.table != "transactions":
             _check_range(out, fname, f.min_value, f.max_value, report, raw.file, tm, None)
@@ -280,7 +312,9 @@ def _attr_name(col: str, taken) -> str:
 def _bad_rows(report, mask, rows, values, file, column, code, message, expected) -> None:
     mask = pd.Series(np.asarray(mask, dtype=bool), index=rows.index)
     if mask.any():
-        report.rows(ERROR, code, message, file=file, column=column, rows=rows[mask], values=values[mask], expected=expected)
+        report.rows(
+            ERROR, code, message, file=file, column=column, rows=rows[mask], values=values[mask], expected=expected
+        )
 
 
 def _check_range(frame, fname, lo, hi, report, file, tm, expected) -> None:
@@ -291,16 +325,34 @@ def _check_range(frame, fname, lo, hi, report, file, tm, expected) -> None:
     if lo is not None:
         bad = v < lo
         if bad.any():
-            report.rows(ERROR, f"{fname}_below_minimum", f"{fname} below {lo:g}", file=file, column=col,
-                        rows=frame.loc[bad, "_row"], values=v[bad], expected=expected or f"{fname} >= {lo:g}")
+            report.rows(
+                ERROR,
+                f"{fname}_below_minimum",
+                f"{fname} below {lo:g}",
+                file=file,
+                column=col,
+                rows=frame.loc[bad, "_row"],
+                values=v[bad],
+                expected=expected or f"{fname} >= {lo:g}",
+            )
     if hi is not None:
         bad = v > hi
         if bad.any():
-            report.rows(ERROR, f"{fname}_above_maximum", f"{fname} above {hi:g}", file=file, column=col,
-                        rows=frame.loc[bad, "_row"], values=v[bad], expected=expected or f"{fname} <= {hi:g}")
+            report.rows(
+                ERROR,
+                f"{fname}_above_maximum",
+                f"{fname} above {hi:g}",
+                file=file,
+                column=col,
+                rows=frame.loc[bad, "_row"],
+                values=v[bad],
+                expected=expected or f"{fname} <= {hi:g}",
+            )
 
 
-def _combine(by_table: dict[str, list[pd.DataFrame]], report: ValidationReport, options: IngestOptions) -> dict[str, pd.DataFrame]:
+def _combine(
+    by_table: dict[str, list[pd.DataFrame]], report: ValidationReport, options: IngestOptions
+) -> dict[str, pd.DataFrame]:
     tables: dict[str, pd.DataFrame] = {}
     cat = {t: pd.concat(fs, ignore_index=True) for t, fs in by_table.items()}
     if "sales" in cat and "transactions" in cat:
@@ -322,8 +374,20 @@ def _combine(by_table: dict[str, list[pd.DataFrame]], report: ValidationReport, 
         lines = cat["transactions"]
         sales = aggregate_lines(lines, options.period)
         derived_products = products_from_lines(lines)
-        keep = [c for c in ("product_id", "timestamp", "invoice_id", "customer_id", "quantity", "price",
-                            "is_return", "country") if c in lines]
+        keep = [
+            c
+            for c in (
+                "product_id",
+                "timestamp",
+                "invoice_id",
+                "customer_id",
+                "quantity",
+                "price",
+                "is_return",
+                "country",
+            )
+            if c in lines
+        ]
         tables["transactions"] = lines[keep].reset_index(drop=True)
     else:
         s = cat["sales"]
@@ -339,14 +403,20 @@ def _combine(by_table: dict[str, list[pd.DataFrame]], report: ValidationReport, 
     if "products" in cat:
         products = _dedupe_products(cat["products"], report)
         known = set(products["product_id"])
-        for t, frame in (("sales", cat.get("sales")), ("transactions", cat.get("transactions")),
-                         ("reviews", cat.get("reviews")), ("search_terms", cat.get("search_terms")),
-                         ("inventory", cat.get("inventory"))):
+        for t, frame in (
+            ("sales", cat.get("sales")),
+            ("transactions", cat.get("transactions")),
+            ("reviews", cat.get("reviews")),
+            ("search_terms", cat.get("search_terms")),
+            ("inventory", cat.get("inventory")),
+        ):
             if frame is not None:
                 _unknown_products(frame, known, t, report)
         for c in ("title", "category", "description"):
             if c in derived_products and c in products:
-                products[c] = products[c].fillna(products["product_id"].map(derived_products.set_index("product_id")[c]))
+                products[c] = products[c].fillna(
+                    products["product_id"].map(derived_products.set_index("product_id")[c])
+                )
     else:
         products = derived_products.drop(columns=["first_sale", "last_sale"], errors="ignore")
         if "title" not in products or products["title"].isna().any():
@@ -401,10 +471,16 @@ def _dedupe_products(p: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:
     if len(conflicting):
         bad = sub[sub["product_id"].isin(conflicting)]
         for file, part in bad.groupby("_file", observed=True):
-            report.rows(ERROR, "conflicting_products", "the same product id has different titles", file=str(file),
-                        column="product_id", rows=part["_row"],
-                        values=part["product_id"] + " / " + part["title"].astype("str"),
-                        expected="one title per product id (fix the ids or the titles)")
+            report.rows(
+                ERROR,
+                "conflicting_products",
+                "the same product id has different titles",
+                file=str(file),
+                column="product_id",
+                rows=part["_row"],
+                values=part["product_id"].astype("str") + " / " + part["title"].astype("str"),
+                expected="one title per product id (fix the ids or the titles)",
+            )
     n = int(p["product_id"].duplicated().sum())
     report.warning("duplicate_products", f"{n:,} repeated product rows with identical titles merged (first kept)")
     return p.drop_duplicates("product_id", keep="first")
@@ -433,16 +509,23 @@ def _unknown_products(frame: pd.DataFrame, known: set, table: str, report: Valid
     if bad.any():
         n_ids = ids[bad].nunique()
         for file, part in frame[bad].groupby("_file", observed=True):
-            report.rows(ERROR, "unknown_product", f"{table} refers to a product id missing from the products file "
-                        f"({n_ids:,} distinct ids)", file=str(file), column="product_id", rows=part["_row"],
-                        values=part["product_id"], expected="an id listed in the products file (add the product or fix the id)")
+            report.rows(
+                ERROR,
+                "unknown_product",
+                f"{table} refers to a product id missing from the products file ({n_ids:,} distinct ids)",
+                file=str(file),
+                column="product_id",
+                rows=part["_row"],
+                values=part["product_id"],
+                expected="an id listed in the products file (add the product or fix the id)",
+            )
 
 
 def _counts(tables: dict[str, pd.DataFrame]) -> dict:
     sales = tables["sales"]
     counts = {
-        "products": int(len(tables["products"])),
-        "sales_rows": int(len(sales)),
+        "products": len(tables["products"]),
+        "sales_rows": len(sales),
         "periods": int(sales["period"].nunique()),
         "first_period": str(sales["period"].min().date()) if len(sales) else None,
         "last_period": str(sales["period"].max().date()) if len(sales) else None,
@@ -450,5 +533,5 @@ def _counts(tables: dict[str, pd.DataFrame]) -> dict:
     }
     for t in ("transactions", "reviews", "search_terms", "inventory"):
         if t in tables:
-            counts[t] = int(len(tables[t]))
+            counts[t] = len(tables[t])
     return counts

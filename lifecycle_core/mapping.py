@@ -82,7 +82,7 @@ def guess_columns(columns: list[str], spec: TableSpec) -> TableMapping:
     candidates = []
     for col in columns:
         for f in spec.fields:
-            sc = _score(col, f.synonyms + (f.name,))
+            sc = _score(col, (*f.synonyms, f.name))
             if sc > 0:
                 candidates.append((sc, f.required, col, f.name))
     candidates.sort(key=lambda c: (-c[0], not c[1]))
@@ -165,7 +165,9 @@ def load_mapping_file(path: str | Path) -> dict[str, TableMapping]:
         if not isinstance(spec, dict) or "table" not in spec:
             raise ValueError(f"mapping file {path}: entry {fname!r} needs a 'table' key, found {spec!r}")
         if spec["table"] not in TABLES:
-            raise ValueError(f"mapping file {path}: entry {fname!r} table {spec['table']!r} is not one of {list(TABLES)}")
+            raise ValueError(
+                f"mapping file {path}: entry {fname!r} table {spec['table']!r} is not one of {list(TABLES)}"
+            )
         cols = spec.get("columns", {}) or {}
         valid = TABLES[spec["table"]].field_names
         for src, dst in cols.items():

@@ -24,7 +24,7 @@ def period_start(ts: pd.Series, period: str) -> pd.Series:
     if period == "D":
         return day
     if period == "W":
-        return day - pd.to_timedelta(day.dt.dayofweek, unit="D")
+        return day - pd.to_timedelta(day.dt.day_of_week, unit="D")
     return day - pd.to_timedelta(day.dt.day - 1, unit="D")
 
 

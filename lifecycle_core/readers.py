@@ -235,7 +235,12 @@ def _read_text(name: str, data: bytes, limits: ReadLimits) -> RawTable:
     bad_rows: list[tuple[int | None, str]] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
-        bad_rows.append((row.number, f"expected {row.expected_columns} fields, found {row.actual_columns}"))
+        number = row.number
+        if number is None:
+            # The multi-threaded parser does not track line numbers; find the line by its text.
+            at = data.find(row.text.encode("utf-8"))
+            number = data.count(b"\n", 0, at) + 1 if at >= 0 else None
+        bad_rows.append((number, f"expected {row.expected_columns} fields, found {row.actual_columns}"))
         return "skip"
 
     try:
@@ -257,7 +262,13 @@ def _read_text(name: str, data: bytes, limits: ReadLimits) -> RawTable:
     if bad_rows:
         rep = ValidationReport()
         for number, what in bad_rows[:20]:
-            rep.error("malformed_row", f"wrong number of fields: {what}", file=name, row=number, expected=f"{len(header)} fields")
+            rep.error(
+                "malformed_row",
+                f"wrong number of fields: {what}",
+                file=name,
+                row=number,
+                expected=f"{len(header)} fields",
+            )
         if len(bad_rows) > 20:
             rep.error("malformed_row", f"{len(bad_rows) - 20:,} more malformed rows", file=name)
         raise IngestError(rep)
@@ -296,7 +307,12 @@ def _read_xlsx(name: str, data: bytes, limits: ReadLimits) -> RawTable:
     try:
         sheets = pd.read_excel(io.BytesIO(data), sheet_name=None, dtype=str, engine="openpyxl")
     except Exception as exc:  # openpyxl raises many types for damaged archives
-        _fail(name, "bad_xlsx", f"the Excel file could not be read ({type(exc).__name__}: {exc})", expected="a valid .xlsx workbook")
+        _fail(
+            name,
+            "bad_xlsx",
+            f"the Excel file could not be read ({type(exc).__name__}: {exc})",
+            expected="a valid .xlsx workbook",
+        )
     non_empty = [(k, v) for k, v in sheets.items() if len(v.columns) and len(v)]
     if not non_empty:
         _fail(name, "no_rows", "every sheet in the workbook is empty", expected="a sheet with a header and rows")

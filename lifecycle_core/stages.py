@@ -1,6 +1,6 @@
 """The four product life-cycle stages: the single source of truth for ids, names and colours.
 
-    python -c "from lifecycle_core.stages import Stage; print([s.label('zh') for s in Stage])"
+python -c "from lifecycle_core.stages import Stage; print([s.label('zh') for s in Stage])"
 """
 
 from __future__ import annotations

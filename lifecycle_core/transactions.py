@@ -20,9 +20,11 @@ import pandas as pd
 from .periods import check_period, period_start
 from .report import ValidationReport
 
+# Codes that are never goods in Online Retail II-style exports. Single letters (M, D, S, B) are left to
+# the description rule ("Manual", "Discount", "SAMPLES", "Adjust bad debt"): as codes they would
+# also catch other merchants' real products.
 _DEFAULT_CODES = (
-    "POST", "DOT", "M", "C2", "C3", "D", "S", "B", "BANK CHARGES", "AMAZONFEE", "ADJUST", "ADJUST2",
-    "CRUK", "TEST001", "TEST002", "GIFT", "PADS",
+    "POST", "DOT", "C2", "C3", "BANK CHARGES", "AMAZONFEE", "ADJUST", "ADJUST2", "CRUK", "TEST001", "TEST002", "GIFT",
 )  # fmt: skip
 
 
@@ -43,7 +45,7 @@ class TransactionRules:
     non_product_code_pattern: str = r"^(?:gift_|test\d|adjust)"
     non_product_description_pattern: str = (
         r"\b(?:postage|carriage|shipping charge|bank charges?|amazon fee|manual|discount|"
-        r"adjust bad debt|gift voucher|voucher|commission)\b"
+        r"adjust bad debt|adjustment by|test product|samples?|gift voucher|voucher|commission)\b"
     )
     adjustment_description_pattern: str = (
         r"damage|check|missing|lost|smash|broken|thrown|wet|crush|found|adjust|unsaleable|destroy|"
@@ -72,6 +74,35 @@ def _flag_unique(values: pd.Series, fn) -> np.ndarray:
     flags = np.asarray(fn(pd.Series(uniq, dtype="str")), dtype=bool)
     out = flags[np.where(codes >= 0, codes, 0)]
     return out & (codes >= 0)
+
+
+def exact_duplicates(frame: pd.DataFrame) -> np.ndarray:
+    """Rows equal to an earlier row in every column (the first copy is not flagged).
+
+    A 64-bit hash of each row finds the few candidate rows; only those are compared exactly, so
+    the answer is exact while a million rows cost one vectorised pass.
+    """
+    n = len(frame)
+    cols = []
+    for c in frame.columns:
+        s = frame[c]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            cols.append(s.cat.codes.to_numpy().astype("int64"))
+        elif pd.api.types.is_datetime64_any_dtype(s):
+            cols.append(s.to_numpy().view("int64"))
+        elif pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+            cols.append(s.to_numpy(dtype="float64", na_value=np.nan))
+        else:
+            cols.append(pd.factorize(s)[0].astype("int64"))
+    h = np.zeros(n, dtype=np.uint64)
+    for arr in cols:
+        h = (h * np.uint64(1_000_003)) ^ pd.util.hash_array(arr)
+    candidates = pd.Series(h).duplicated(keep=False).to_numpy()
+    out = np.zeros(n, dtype=bool)
+    if candidates.any():
+        exact = pd.DataFrame({i: arr[candidates] for i, arr in enumerate(cols)}).duplicated(keep="first")
+        out[np.flatnonzero(candidates)] = exact.to_numpy()
+    return out
 
 
 def classify_lines(lines: pd.DataFrame, rules: TransactionRules) -> pd.Series:
@@ -130,7 +161,7 @@ def clean_transactions(
     n0 = len(lines)
     stats: dict[str, object] = {"lines": n0}
     if rules.drop_duplicates and raw_columns:
-        dup = lines.duplicated(subset=raw_columns, keep="first")
+        dup = exact_duplicates(lines[raw_columns])
         n_dup = int(dup.sum())
         stats["duplicate_lines"] = n_dup
         if n_dup:

@@ -41,8 +41,9 @@ else:
     with st.expander(tr("data.detail")):
         pick = st.selectbox(tr("data.delete.select"), [d.name for d in datasets], key="detail_pick")
         info = ws.dataset(pick)
-        tname = st.selectbox(tr("data.detail.table"), info.tables, format_func=state.fmt("table."),
-                             key=f"detail_table.{lang}")
+        tname = st.selectbox(
+            tr("data.detail.table"), info.tables, format_func=state.fmt("table."), key=f"detail_table.{lang}"
+        )
         st.dataframe(ws.load_table(pick, tname).head(200), hide_index=True, width="stretch")
         rep = ValidationReport.from_dict(info.report)
         if rep.warnings:
@@ -74,7 +75,9 @@ if st.button(tr("data.demo.button"), type="primary", key="demo_button"):
 
 # ---- upload ----------------------------------------------------------------------------------------
 st.subheader(tr("data.upload.header"))
-st.caption(tr("data.upload.limit", mb=f"{defaults.limits.max_file_bytes / MIB:,.0f}", rows=f"{defaults.limits.max_rows:,}"))
+st.caption(
+    tr("data.upload.limit", mb=f"{defaults.limits.max_file_bytes / MIB:,.0f}", rows=f"{defaults.limits.max_rows:,}")
+)
 files = st.file_uploader(
     tr("data.upload.label"),
     type=["csv", "tsv", "txt", "gz", "xlsx", "parquet"],
@@ -128,8 +131,9 @@ for file_id, (plan, report) in uploads.items():
             )
             if choice != ignore:
                 columns[col] = choice
-        mapping = TableMapping(table, columns, {c: 1.0 for c in columns}, 1.0,
-                               [c for c in raw.columns if c not in columns])
+        mapping = TableMapping(
+            table, columns, {c: 1.0 for c in columns}, 1.0, [c for c in raw.columns if c not in columns]
+        )
         if mapping.missing_required:
             st.warning(tr("data.mapping.missing", fields=", ".join(mapping.missing_required)))
         st.caption(tr("data.preview"))
@@ -153,10 +157,20 @@ def show_report(report: ValidationReport) -> None:
 
 if plans:
     with st.expander(tr("data.options")):
-        period = st.radio(tr("data.period"), ["W", "D", "M"], format_func=state.fmt("data.period."),
-                          horizontal=True, key=f"opt_period.{lang}")
-        order = st.radio(tr("data.date_order"), ["auto", "day-first", "month-first"],
-                         format_func=state.fmt("data.date_order."), horizontal=True, key=f"opt_date_order.{lang}")
+        period = st.radio(
+            tr("data.period"),
+            ["W", "D", "M"],
+            format_func=state.fmt("data.period."),
+            horizontal=True,
+            key=f"opt_period.{lang}",
+        )
+        order = st.radio(
+            tr("data.date_order"),
+            ["auto", "day-first", "month-first"],
+            format_func=state.fmt("data.date_order."),
+            horizontal=True,
+            key=f"opt_date_order.{lang}",
+        )
     name = st.text_input(tr("data.name"), key="dataset_name")
     replace = st.checkbox(tr("data.replace"), key="dataset_replace")
     c1, c2 = st.columns(2)
@@ -182,12 +196,14 @@ if plans:
                         st.error(str(exc))
                     else:
                         st.session_state.pop(state.UPLOADS, None)
-                        state.flash("success", tr("data.saved", name=info.name, products=c["products"],
-                                                  periods=c["periods"]))
+                        state.flash(
+                            "success", tr("data.saved", name=info.name, products=c["products"], periods=c["periods"])
+                        )
                         st.rerun()
                 else:
-                    st.success(tr("data.valid", products=c["products"], periods=c["periods"],
-                                  rows=f"{c['sales_rows']:,}"))
+                    st.success(
+                        tr("data.valid", products=c["products"], periods=c["periods"], rows=f"{c['sales_rows']:,}")
+                    )
                     show_report(prepared.report)
                     for tname, frame in prepared.tables.items():
                         st.caption(tr(f"table.{tname}"))

@@ -1,0 +1,130 @@
+"""Each supported format and encoding, with files the test writes itself."""
+
+import gzip
+import io
+
+import pandas as pd
+import pytest
+
+from lifecycle_core.readers import ReadLimits, SourceFile, detect_encoding, read_source
+from lifecycle_core.report import IngestError
+
+ZH_CSV = "商品编号,日期,销量,评论\nA1,2024-03-05,3,很好用\nA2,2024-03-06,5,质量不错\n"
+
+
+def _read(name, data, **kw):
+    return read_source(SourceFile(name, data), **kw)
+
+
+def test_gbk_csv_with_chinese_headers_is_detected():
+    raw = _read("销售.csv", ZH_CSV.encode("gbk"))
+    assert raw.encoding == "GB18030/GBK"
+    assert raw.columns == ["商品编号", "日期", "销量", "评论"]
+    assert raw.frame["评论"].tolist() == ["很好用", "质量不错"]
+
+
+def test_utf8_bom_csv():
+    raw = _read("bom.csv", ZH_CSV.encode("utf-8-sig"))
+    assert raw.encoding == "UTF-8 with BOM"
+    assert raw.columns[0] == "商品编号"  # no BOM glued to the first header
+
+
+def test_utf16_tab_separated_export():
+    raw = _read("excel_unicode.txt", ZH_CSV.replace(",", "\t").encode("utf-16"))
+    assert raw.delimiter == "\t" and raw.columns[2] == "销量"
+
+
+def test_cp1252_csv():
+    raw = _read("latin.csv", "id,title\n1,Café crème\n".encode("cp1252"))
+    assert raw.frame["title"].tolist() == ["Café crème"]
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_delimiters_are_sniffed(sep):
+    raw = _read("x.csv", f"product_id{sep}title\nA{sep}Mug, large\n".encode())
+    assert raw.delimiter == sep and raw.frame["title"].tolist() == ["Mug, large"]
+
+
+def test_gzip_csv():
+    raw = _read("sales.csv.gz", gzip.compress(ZH_CSV.encode()))
+    assert raw.n_rows == 2 and raw.format == "csv"
+
+
+def test_xlsx_first_non_empty_sheet(tmp_path):
+    path = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(path) as xw:
+        pd.DataFrame({"商品编号": ["A1", "A2"], "日期": pd.to_datetime(["2024-03-05", "2024-03-06"])}).to_excel(
+            xw, sheet_name="sales", index=False
+        )
+        pd.DataFrame({"x": [1]}).to_excel(xw, sheet_name="other", index=False)
+    raw = _read("book.xlsx", path.read_bytes())
+    assert raw.format == "xlsx" and raw.columns == ["商品编号", "日期"]
+    assert raw.frame["商品编号"].tolist() == ["A1", "A2"]
+    assert "other sheets ignored" in raw.sheet
+
+
+def test_parquet_keeps_types():
+    buf = io.BytesIO()
+    pd.DataFrame({"product_id": ["A"], "units": [3], "date": pd.to_datetime(["2024-01-01"])}).to_parquet(buf)
+    raw = _read("s.parquet", buf.getvalue())
+    assert raw.format == "parquet" and raw.first_row == 1
+    assert pd.api.types.is_integer_dtype(raw.frame["units"])
+
+
+def test_cells_are_kept_as_text_for_typed_parsing_later():
+    raw = _read("ids.csv", b"product_id,units\n007,1\n")
+    assert raw.frame["product_id"].tolist() == ["007"]  # leading zeros survive
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "code"),
+    [
+        ("empty.csv", b"", "empty_file"),
+        ("blank.csv", b"\n\n  \n", "empty_file"),
+        ("header.csv", b"a,b\n", "no_rows"),
+        ("garbage.csv", bytes(range(256)) * 64, "binary_file"),
+        ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100, "unsupported_format"),
+        ("broken.csv.gz", gzip.compress(b"a,b\n1,2\n" * 100)[:-20], "bad_gzip"),
+        ("broken.xlsx", b"PK\x03\x04garbage", "bad_xlsx"),
+        ("broken.parquet", b"PAR1garbage", "bad_parquet"),
+        ("ragged.csv", b"a,b\n1,2\n3,4,5\n6,7\n", "malformed_row"),
+        ("dupcols.csv", b"a,a\n1,2\n", "duplicate_column"),
+    ],
+)
+def test_unreadable_files_are_reported(name, data, code):
+    with pytest.raises(IngestError) as ei:
+        _read(name, data)
+    problem = ei.value.report.errors[0]
+    assert problem.code == code and problem.file == name
+
+
+def test_ragged_row_is_located():
+    with pytest.raises(IngestError) as ei:
+        _read("ragged.csv", b"a,b\n1,2\n3,4,5\n")
+    p = ei.value.report.errors[0]
+    assert p.row == 3 and "expected 2 fields, found 3" in p.message
+
+
+def test_size_and_row_limits():
+    with pytest.raises(IngestError, match="over the limit of 1 MiB") as ei:
+        _read("big.csv", b"a\n" + b"1\n" * 600_000, limits=ReadLimits(max_file_bytes=2**20))
+    assert ei.value.report.errors[0].code == "file_too_large"
+    with pytest.raises(IngestError, match="limit of 10 rows"):
+        _read("rows.csv", b"a\n" + b"1\n" * 50, limits=ReadLimits(max_rows=10))
+
+
+def test_gzip_bomb_stops_at_the_limit():
+    bomb = gzip.compress(b"a\n" + b"0" * (8 * 2**20))
+    assert len(bomb) < 100_000
+    with pytest.raises(IngestError, match="decompressed size"):
+        _read("bomb.csv.gz", bomb, limits=ReadLimits(max_file_bytes=2**20))
+
+
+def test_limits_are_validated():
+    with pytest.raises(ValueError, match="max_rows"):
+        ReadLimits(max_rows=0)
+
+
+def test_detect_encoding_prefers_utf8():
+    assert detect_encoding("héllo".encode()) == "utf-8"
+    assert detect_encoding("商品".encode("gb18030")) == "gb18030"

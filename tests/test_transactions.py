@@ -1,0 +1,95 @@
+"""Invoice lines: returns, adjustments, fees, duplicates, titles and pseudonyms, checked by hand."""
+
+import pandas as pd
+import pytest
+
+from lifecycle_core.ingest import ingest
+from lifecycle_core.readers import SourceFile
+from lifecycle_core.transactions import TransactionRules
+
+LINES = """Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country
+1001,A,RED MUG,6,2024-01-01 10:00:00,2.5,100.0,UK
+1001,A,RED MUG,6,2024-01-01 10:00:00,2.5,100.0,UK
+1002,A,RED MUG ,4,2024-01-03 11:00:00,2.5,200.0,UK
+1003,A,red mug old,2,2024-01-09 09:00:00,2.5,100.0,UK
+C1004,A,RED MUG,-3,2024-01-10 12:00:00,2.5,100.0,UK
+1005,B,BLUE BOWL,10,2024-01-02 09:00:00,4.0,300.0,FR
+1006,B,damages,-5,2024-01-04 09:00:00,0,,UK
+1007,POST,POSTAGE,1,2024-01-02 09:00:00,18.0,300.0,FR
+1008,B,,12,2024-01-05 09:00:00,0,,UK
+1009,B,BLUE BOWL,0,2024-01-05 09:00:00,4.0,300.0,FR
+1010,gift_0001_20,Gift voucher,1,2024-01-05 09:00:00,20.0,300.0,FR
+"""
+
+
+@pytest.fixture
+def stored(ws):
+    info = ingest(ws, "lines", [SourceFile("orders.csv", LINES.encode())])
+    return ws, info
+
+
+def test_sales_per_week_by_hand(stored):
+    ws, _ = stored
+    s = ws.load_table("lines", "sales").set_index(["product_id", "period"])
+    a1 = s.loc[("A", pd.Timestamp("2024-01-01"))]
+    assert (a1.units, a1.returns, a1.revenue, a1.orders, a1.customers) == (10, 0, 25.0, 2, 2)
+    a2 = s.loc[("A", pd.Timestamp("2024-01-08"))]
+    assert (a2.units, a2.returns, a2.revenue) == (2, 3, 5.0)  # the cancellation is a return, not -3 sales
+    b1 = s.loc[("B", pd.Timestamp("2024-01-01"))]
+    assert (b1.units, b1.returns, b1.revenue, b1.orders) == (10, 0, 40.0, 1)
+    assert set(s.index.get_level_values(0)) == {"A", "B"}  # POST and the voucher are not products
+
+
+def test_exclusions_are_counted_with_examples(stored):
+    _, info = stored
+    stats = info.report["info"]["transactions"]["orders.csv"]
+    assert stats["lines"] == 11
+    assert stats["duplicate_lines"] == 1
+    assert stats["non_product_lines"] == 2
+    assert {e["code"] for e in stats["non_product_lines_examples"]} == {"POST", "gift_0001_20"}
+    assert stats["stock_adjustments"] == 2
+    assert stats["zero_quantity"] == 1
+    assert stats["return_lines"] == 1 and stats["sale_lines"] == 4
+    codes = {p["code"] for p in info.report["problems"]}
+    assert {"duplicate_lines", "non_product_lines", "stock_adjustments", "zero_quantity"} <= codes
+
+
+def test_title_is_the_most_frequent_description(stored):
+    ws, _ = stored
+    p = ws.load_table("lines", "products").set_index("product_id")
+    assert p.loc["A", "title"] == "RED MUG"
+    assert p.loc["B", "title"] == "BLUE BOWL"
+    assert p.loc["A", "price"] == 2.5
+
+
+def test_customer_ids_are_never_stored_raw(stored):
+    ws, info = stored
+    t = ws.load_table("lines", "transactions")
+    assert not t["customer_id"].isin(["100", "200", "300", "100.0"]).any()
+    assert t["customer_id"].dropna().str.len().eq(16).all()
+    for p in info.path.glob("*.parquet"):
+        assert b"13085" not in p.read_bytes()
+    # The same customer maps to the same pseudonym within the workspace.
+    a_lines = t[(t["product_id"] == "A") & ~t["is_return"]]
+    assert a_lines["customer_id"].nunique() == 2
+
+
+def test_rules_are_configurable_and_validated(ws):
+    rules = TransactionRules(cancel_prefixes=("R",), non_product_codes=())
+    from lifecycle_core.ingest import IngestOptions
+
+    text = "Invoice,StockCode,Quantity,InvoiceDate,Price\nR1,A,2,2024-01-01,1\n2,A,5,2024-01-01,1\n"
+    info = ingest(ws, "r", [SourceFile("o.csv", text.encode())], options=IngestOptions(transaction_rules=rules))
+    s = ws.load_table("r", "sales")
+    assert (s.units.sum(), s.returns.sum()) == (5, 2)
+    assert info.counts["products"] == 1
+    with pytest.raises(ValueError, match="invalid regular expression"):
+        TransactionRules(non_product_code_pattern="(")
+
+
+def test_monthly_and_daily_periods(ws):
+    from lifecycle_core.ingest import IngestOptions
+
+    for period, n in (("D", 5), ("M", 1)):  # kept lines fall on 5 distinct days
+        ingest(ws, f"p{period}", [SourceFile("orders.csv", LINES.encode())], options=IngestOptions(period=period))
+        assert ws.dataset(f"p{period}").counts["periods"] == n
