@@ -107,7 +107,7 @@ def generate(
         raise ValueError(f"need at least 1 product and 8 weeks, got {n_products} products, {n_weeks} weeks")
     rng = np.random.default_rng(seed)
     start_ts = pd.Timestamp(start)
-    start_ts -= pd.Timedelta(days=start_ts.dayofweek)  # weeks start on Monday
+    start_ts -= pd.Timedelta(days=start_ts.day_of_week)  # weeks start on Monday
     P, W = n_products, n_weeks
     cat_idx = rng.integers(0, len(CATEGORIES), P)
     speed = np.array([CATEGORIES[c].speed for c in cat_idx])
@@ -123,7 +123,7 @@ def generate(
     delist = np.maximum(delist, rng.integers(6, max(7, W // 3), P))
     weeks = np.arange(W)
     age = weeks[None, :] - launch[:, None]
-    woy = ((start_ts.dayofyear // 7) + weeks) % 52
+    woy = ((start_ts.day_of_year // 7) + weeks) % 52
     amp = np.array([CATEGORIES[c].season_amp for c in cat_idx])[:, None]
     peak_w = np.array([CATEGORIES[c].season_peak_week for c in cat_idx])[:, None]
     season = np.clip(1 + amp * np.cos(2 * np.pi * (woy[None, :] - peak_w) / 52), 0.15, None)

@@ -109,6 +109,7 @@ class Workspace:
         self.db_path = self.root / DB_NAME
         with self._connect() as con:
             self._migrate(con)
+        self.secret_key()  # created up front, so a failed ingest never leaves even a new key behind
         self._sweep()
 
     def __repr__(self) -> str:

@@ -241,7 +241,7 @@ def test_failure_at_commit_removes_the_new_folder(seeded, monkeypatch):
 
 
 def test_gzip_and_excel_errors_name_the_file(ws):
-    with pytest.raises(IngestError, match="broken.csv.gz"):
+    with pytest.raises(IngestError, match=r"broken\.csv\.gz"):
         ingest(ws, "d", [src("broken.csv.gz", gzip.compress(SALES.encode())[:-10])])
     buf = io.BytesIO()
     pd.DataFrame({"a": [1]}).to_excel(buf, index=False)
