@@ -95,11 +95,14 @@ def read_source(src: SourceFile, *, limits: ReadLimits | None = None) -> RawTabl
     digest = hashlib.sha256(src.data).hexdigest()
     data = src.data
     fmt = _sniff_format(name, data)
+    raw: RawTable | None = None
     if fmt == "gzip":
-        data = _gunzip(name, data, limits)
-        fmt = _sniff_format(name[:-3] if name.lower().endswith(".gz") else name, data)
-        if fmt == "gzip":
-            _fail(name, "nested_gzip", "the file is compressed twice", expected="one gzip layer at most")
+        raw = _read_gzip_csv_streaming(name, data, limits)
+        if raw is None:
+            data = _gunzip(name, data, limits)
+            fmt = _sniff_format(name, data)
+            if fmt == "gzip":
+                _fail(name, "nested_gzip", "the file is compressed twice", expected="one gzip layer at most")
     if fmt == "xls":
         _fail(
             name,
@@ -107,7 +110,9 @@ def read_source(src: SourceFile, *, limits: ReadLimits | None = None) -> RawTabl
             "legacy Excel 97-2003 (.xls) files are not supported",
             expected="save it as .xlsx or CSV in Excel and upload that",
         )
-    if fmt == "xlsx":
+    if raw is not None:
+        pass
+    elif fmt == "xlsx":
         raw = _read_xlsx(name, data, limits)
     elif fmt == "parquet":
         raw = _read_parquet(name, data)
@@ -223,7 +228,90 @@ def _read_text(name: str, data: bytes, limits: ReadLimits) -> RawTable:
             f"about {approx_rows:,} lines is over the limit of {limits.max_rows:,} rows",
             expected="split the file, or raise max_rows (CLI --max-rows)",
         )
-    sample = data[:65536].decode("utf-8", errors="replace")
+    return _parse_csv(name, io.BytesIO(data), data[:65536], _encoding_name(encoding), locate=data)
+
+
+class _NeedFullRead(Exception):
+    """The streaming fast path cannot handle this file; read it fully instead."""
+
+
+class _BoundedGunzip:
+    """gzip-decompressed bytes as a read-only stream that fails past ``limit`` bytes (zip bombs)."""
+
+    def __init__(self, data: bytes, limit: int, name: str, limits: ReadLimits):
+        self._rest = data
+        self._d = zlib.decompressobj(wbits=31)
+        self._pending = b""
+        self.total = 0
+        self._limit, self._name, self._limits = limit, name, limits
+        self.closed = False
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self.closed = True
+
+    def read(self, n: int = -1) -> bytes:
+        n = 8 * MIB if n is None or n < 0 else n
+        while not self._pending:
+            if self._d.eof:
+                rest = self._d.unused_data.lstrip(b"\x00")  # concatenated members, as `cat a.gz b.gz` makes
+                if not rest and not self._rest:
+                    return b""
+                self._d = zlib.decompressobj(wbits=31)
+                self._rest = rest + self._rest
+            if self._d.unconsumed_tail:
+                src = self._d.unconsumed_tail
+            elif self._rest:
+                src, self._rest = self._rest[: 4 * MIB], self._rest[4 * MIB :]
+            else:
+                raise zlib.error("unexpected end of data")
+            self._pending = self._d.decompress(src, max(n, MIB))
+            self.total += len(self._pending)
+            if self.total > self._limit:
+                raise IngestError(_too_big(self._name, self.total, self._limits, decompressed=True))
+        out, self._pending = self._pending[:n], self._pending[n:]
+        return out
+
+
+def _read_gzip_csv_streaming(name: str, data: bytes, limits: ReadLimits) -> RawTable | None:
+    """Parse a gzip CSV while it decompresses (the common case: UTF-8 text).
+
+    Returns None when the fast path does not apply (not UTF-8 text, damaged data, malformed rows to
+    locate); the caller then decompresses fully and reads with the general path.
+    """
+    try:
+        head = zlib.decompressobj(wbits=31).decompress(data, MIB)
+    except zlib.error:
+        return None
+    if _sniff_format(name, head) != "text" or _looks_binary(head) or not head.strip():
+        return None
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return None
+    encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+    if encoding == "utf-8-sig":
+        head = head[len(codecs.BOM_UTF8) :]
+    try:
+        return _parse_csv(
+            name,
+            _BoundedGunzip(data, limits.max_file_bytes, name, limits),
+            head[:65536],
+            _encoding_name(encoding),
+            locate=None,
+        )
+    except (_NeedFullRead, zlib.error):
+        return None
+
+
+def _parse_csv(name: str, source, sample_bytes: bytes, encoding: str, *, locate: bytes | None) -> RawTable:
+    """Parse UTF-8 CSV from ``source`` (bytes stream), taking the delimiter and header from ``sample_bytes``."""
+    sample = sample_bytes.decode("utf-8", errors="replace")
     delimiter = _sniff_delimiter(sample)
     first_line = sample.splitlines()[0] if sample.splitlines() else ""
     header = next(csv.reader([first_line], delimiter=delimiter), [])
@@ -236,16 +324,16 @@ def _read_text(name: str, data: bytes, limits: ReadLimits) -> RawTable:
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
         number = row.number
-        if number is None:
+        if number is None and locate is not None:
             # The multi-threaded parser does not track line numbers; find the line by its text.
-            at = data.find(row.text.encode("utf-8"))
-            number = data.count(b"\n", 0, at) + 1 if at >= 0 else None
+            at = locate.find(row.text.encode("utf-8"))
+            number = locate.count(b"\n", 0, at) + 1 if at >= 0 else None
         bad_rows.append((number, f"expected {row.expected_columns} fields, found {row.actual_columns}"))
         return "skip"
 
     try:
         table = pacsv.read_csv(
-            io.BytesIO(data),
+            source,
             read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=16 * MIB),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
@@ -258,8 +346,12 @@ def _read_text(name: str, data: bytes, limits: ReadLimits) -> RawTable:
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        if locate is None:
+            raise _NeedFullRead from exc  # e.g. invalid UTF-8 past the sample: detect the encoding on all of it
         _fail(name, "malformed_csv", f"the CSV could not be parsed: {exc}", expected="a well-formed CSV file")
     if bad_rows:
+        if locate is None and any(number is None for number, _ in bad_rows):
+            raise _NeedFullRead  # read again in memory so every bad row gets its line number
         rep = ValidationReport()
         for number, what in bad_rows[:20]:
             rep.error(
@@ -274,7 +366,7 @@ def _read_text(name: str, data: bytes, limits: ReadLimits) -> RawTable:
         raise IngestError(rep)
     # Cells are stripped later, per distinct value (ingest.as_category), which is far cheaper.
     frame = table.to_pandas()
-    return RawTable(name, "csv", frame, "", 0, encoding=_encoding_name(encoding), delimiter=delimiter)
+    return RawTable(name, "csv", frame, "", 0, encoding=encoding, delimiter=delimiter)
 
 
 def _encoding_name(enc: str) -> str:

@@ -128,3 +128,25 @@ def test_limits_are_validated():
 def test_detect_encoding_prefers_utf8():
     assert detect_encoding("héllo".encode()) == "utf-8"
     assert detect_encoding("商品".encode("gb18030")) == "gb18030"
+
+
+def test_gzip_of_gbk_falls_back_to_full_detection():
+    raw = _read("销售.csv.gz", gzip.compress(ZH_CSV.encode("gbk")))
+    assert raw.encoding == "GB18030/GBK" and raw.frame["评论"].tolist() == ["很好用", "质量不错"]
+
+
+def test_gzip_with_non_utf8_far_past_the_sample():
+    body = "product_id,title\n" + "A,plain\n" * 200_000 + "B,Café\n"
+    raw = _read("late.csv.gz", gzip.compress(body.encode("cp1252")))
+    assert raw.encoding == "cp1252" and raw.frame["title"].iloc[-1] == "Café"
+
+
+def test_gzip_malformed_row_is_located():
+    with pytest.raises(IngestError) as ei:
+        _read("r.csv.gz", gzip.compress(b"a,b\n1,2\n3,4,5\n"))
+    assert ei.value.report.errors[0].row == 3
+
+
+def test_concatenated_gzip_members():
+    data = gzip.compress(b"a,b\n1,2\n") + gzip.compress(b"3,4\n")
+    assert _read("cat.csv.gz", data).frame["a"].tolist() == ["1", "3"]
