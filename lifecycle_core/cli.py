@@ -3,6 +3,8 @@
     python -m lifecycle_core demo --out demo_data
     python -m lifecycle_core ingest demo_data/*.csv --workspace ws --name demo
     python -m lifecycle_core datasets --workspace ws
+    python -m lifecycle_core label --workspace ws --dataset demo
+    python -m lifecycle_core evaluate --workspace ws --dataset demo --json
 
 Exit codes: 0 success, 2 invalid input (the validation report goes to stderr), 1 other failures.
 """
@@ -158,6 +160,56 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _rules(args: argparse.Namespace):
+    from .labeling import LabelRules
+
+    return LabelRules(rule=args.rule, horizon=args.horizon)
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    from .labeling import label_report
+    from .panel import panel_from_dataset
+    from .store import Workspace
+
+    ws = Workspace(args.workspace)
+    panel = panel_from_dataset(ws, args.dataset)
+    products = ws.load_table(args.dataset, "products")
+    launch = products.set_index("product_id")["launch_date"] if "launch_date" in products else None
+    overrides = products.loc[products["stage"].notna(), ["product_id", "stage"]] if "stage" in products else None
+    rep = label_report(panel, _rules(args), launch_dates=launch, overrides=overrides)
+    if args.json:
+        print(json.dumps(rep, ensure_ascii=False))
+        return EXIT_OK
+    print(f"labels for {args.dataset!r} by the {rep['rule']} rule (horizon {rep['rules']['horizon']} periods)")
+    print(f"  product-periods: {rep['active_product_periods']:,} active, {rep['labeled']:,} labeled")
+    for stage, n in rep["counts"].items():
+        print(f"  {stage:<13}{n:>9,}")
+    for why, n in rep["unlabeled"].items():
+        print(f"  unlabeled ({why}): {n:,}")
+    ag = rep["agreement"]
+    print(f"  agreement with the other rule: kappa {ag['cohen_kappa']}, accuracy {ag['accuracy']} on {ag['compared']:,}")
+    print("  most common paths:")
+    for p in rep["paths"]:
+        print(f"    {p['products']:>5}  {p['path']}")
+    return EXIT_OK
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_dataset
+    from .store import Workspace
+
+    res = evaluate_dataset(Workspace(args.workspace), args.dataset, rules=_rules(args))
+    if args.json:
+        print(json.dumps(res, ensure_ascii=False))
+        return EXIT_OK
+    for block, title in ((res, "time split"), (res["product_split"], "product split (unseen products)"),
+                         (res["product_split"]["cold_start_first_8"], "unseen products, first 8 periods")):
+        print(f"{title}: n_test={block['n_test']:,}")
+        for name, m in block["baselines"].items():
+            print(f"  {name:<10} macro-F1 {m['macro_f1']}  accuracy {m['accuracy']}  ECE {m['ece']}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m lifecycle_core", description="Lifecycle Studio command line")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -192,6 +244,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workspace", required=True)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("label", help="derive stage labels from sales curves and report them")
+    p.add_argument("--workspace", required=True)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--rule", default="level", choices=["level", "bass"])
+    p.add_argument("--horizon", type=int, default=8, help="confirmation window h, in periods")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_label)
+
+    p = sub.add_parser("evaluate", help="score the baselines on the time and the product split")
+    p.add_argument("--workspace", required=True)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--rule", default="level", choices=["level", "bass"])
+    p.add_argument("--horizon", type=int, default=8)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("delete-dataset", help="delete a dataset and its files")
     p.add_argument("--workspace", required=True)

@@ -111,14 +111,21 @@ def generate(
     P, W = n_products, n_weeks
     cat_idx = rng.integers(0, len(CATEGORIES), P)
     speed = np.array([CATEGORIES[c].speed for c in cat_idx])
-    p = rng.uniform(0.004, 0.02, P) * speed
-    q = rng.uniform(0.06, 0.16, P) * speed
+    p = rng.uniform(0.002, 0.01, P) * speed
+    q = rng.uniform(0.08, 0.2, P) * speed
     m = np.exp(rng.normal(np.log(2500), 0.7, P))
     peak_age = np.log(q / p) / (p + q)  # weeks from launch to the peak of the Bass rate
-    # Launch anywhere from well before the window to near its end; about a third before it.
-    launch = np.round(rng.uniform(-0.9, 0.92, P) * W).astype(int)
+    # Launch from before the window to near its end; about a third before it.
+    launch = np.round(rng.uniform(-0.45, 0.9, P) * W).astype(int)
     discontinued = rng.random(P) < 0.12
-    delist = np.where(discontinued, launch + (peak_age * rng.uniform(1.3, 2.5, P)).astype(int), 10**6)
+    # Merchants delist products whose demand has faded: at an age where the Bass rate has fallen to
+    # 10-35 % of its peak (a few are cut earlier, on purpose, right after the peak).
+    fade = rng.uniform(0.1, 0.35, P)
+    s_ = p + q
+    # Solve rate(age)/peak = fade after the peak (closed form of the logistic-shaped Bass density).
+    x = (2 - fade + 2 * np.sqrt(1 - fade)) / fade
+    fade_age = (np.log(q / p) + np.log(x)) / s_
+    delist = np.where(discontinued, launch + (peak_age * rng.uniform(1.1, 1.5, P)).astype(int), launch + fade_age.astype(int))
     # Keep every product on sale for a few weeks inside the window, so the demo has no empty curves.
     delist = np.maximum(delist, rng.integers(6, max(7, W // 3), P))
     weeks = np.arange(W)

@@ -1,0 +1,93 @@
+"""Baselines every model is measured against: majority class, a merchandiser's hand rules, gradient boosting.
+
+    python -m lifecycle_core evaluate --workspace ws --dataset demo --json
+
+All follow the scikit-learn shape: ``fit(X, y)``, ``predict_proba(X) -> (n, 4)``, ``predict(X)``.
+X is a DataFrame with the columns of lifecycle_core.features.FEATURES.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from .features import FEATURES
+from .stages import Stage
+
+N_STAGES = 4
+
+
+class MajorityBaseline:
+    """Always the most frequent training stage; probabilities are the training frequencies."""
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> MajorityBaseline:
+        counts = np.bincount(np.asarray(y, dtype=int), minlength=N_STAGES).astype(float)
+        self.prior_ = counts / counts.sum()
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return np.tile(self.prior_, (len(X), 1))
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return np.full(len(X), int(self.prior_.argmax()))
+
+
+class RulesBaseline:
+    """What a merchandiser does by hand with trailing data only (no fitting):
+
+    young (age < ``intro_age``) and still small -> Introduction; units clearly rising and near the best so
+    far -> Growth; well below the best so far for a while -> Decline; otherwise Maturity. Probabilities put
+    ``confidence`` on the chosen stage and spread the rest.
+    """
+
+    def __init__(self, *, intro_age: int = 8, rising: float = 0.05, near_max: float = 0.8, fallen: float = 0.5,
+                 confidence: float = 0.7):
+        self.intro_age, self.rising, self.near_max, self.fallen, self.confidence = intro_age, rising, near_max, fallen, confidence
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray | None = None) -> RulesBaseline:
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        age, slope = X["age"].to_numpy(), X["slope_8"].to_numpy()
+        ratio, since = X["ratio_to_max"].to_numpy(), X["periods_since_max"].to_numpy()
+        out = np.full(len(X), int(Stage.MATURITY))
+        out[(ratio < self.fallen) & (since >= 4)] = Stage.DECLINE
+        out[(slope > self.rising) & (ratio >= self.near_max)] = Stage.GROWTH
+        out[(age < self.intro_age) & (slope <= 2 * self.rising)] = Stage.INTRODUCTION
+        return out
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        pred = self.predict(X)
+        proba = np.full((len(X), N_STAGES), (1 - self.confidence) / (N_STAGES - 1))
+        proba[np.arange(len(X)), pred] = self.confidence
+        return proba
+
+
+class GBMBaseline:
+    """Histogram gradient boosting on the numeric features, with balanced class weights."""
+
+    def __init__(self, *, max_iter: int = 300, learning_rate: float = 0.08, seed: int = 0):
+        self.model = HistGradientBoostingClassifier(
+            max_iter=max_iter,
+            learning_rate=learning_rate,
+            class_weight="balanced",
+            early_stopping=True,
+            random_state=seed,
+        )
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> GBMBaseline:
+        self.model.fit(X[list(FEATURES)].to_numpy(), np.asarray(y, dtype=int))
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        p = self.model.predict_proba(X[list(FEATURES)].to_numpy())
+        out = np.zeros((len(X), N_STAGES))
+        out[:, self.model.classes_.astype(int)] = p  # a stage absent from training gets probability 0
+        return out
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.predict_proba(X).argmax(axis=1)
+
+
+BASELINES = {"majority": MajorityBaseline, "rules": RulesBaseline, "gbm": GBMBaseline}

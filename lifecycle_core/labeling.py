@@ -1,0 +1,390 @@
+"""Stage labels from sales curves, in hindsight, by two documented rule families.
+
+    python -m lifecycle_core label --workspace ws --dataset demo [--rule level|bass] [--json]
+
+The label of product p at period t may look up to ``horizon`` (h) periods past t, a confirmation
+window: a dip is only a decline if it lasts. Periods that cannot be judged are *unlabeled* (a mask,
+never a fifth stage): the last h periods of the data, products with too little volume, and the
+introduction of products already selling when the data starts. User labels override rule labels.
+See docs/labeling.md for the rules, their thresholds and a worked example on real data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import least_squares
+
+from .panel import Panel, centered_mean, centered_median
+from .stages import Stage, parse_stage
+
+UNLABELED = -1
+RULES = ("level", "bass")
+# Why a product-period carries no label; stored next to the labels so a user can see it.
+REASONS = ("tail", "low_volume", "intro_before_data", "bass_fit_failed")
+
+
+@dataclass(frozen=True)
+class LabelRules:
+    """Thresholds of both rule families. Levels and slopes are relative to the product's peak.
+
+    Level rule at t (S = centered ``smooth_window`` mean, R = max over periods <= t+h of the centered
+    ``peak_window`` rolling median, L = S[t]/R, slope = (mean S over t+1..t+h - mean S over t-h+1..t) / (h * R),
+    "past peak" = the highest S up to t+h came before t):
+      before the peak: L < intro_level -> Introduction; slope >= growth_slope -> Growth; else Maturity;
+      past the peak: L < decline_level, or slope <= decline_slope with L < maturity_level -> Decline;
+      else Maturity.
+    Runs of a stage shorter than ``min_run`` periods take the stage before them (no flicker).
+    Bass rule: fit m, p, q and the launch time to the smoothed curve; Introduction before the first
+    inflection point of the rate, Growth to its peak, Maturity to the second inflection, Decline after.
+    """
+
+    rule: str = "level"
+    horizon: int = 8
+    smooth_window: int = 5
+    peak_window: int = 5
+    intro_level: float = 0.25
+    growth_slope: float = 0.02
+    decline_slope: float = -0.02
+    decline_level: float = 0.5
+    maturity_level: float = 0.75
+    min_total_units: float = 100.0
+    min_active_periods: int = 8
+    # A delisted product stays in the panel this many periods after its last sale.
+    inactive_tail: int = 8
+    min_run: int = 3
+    bass_min_r2: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.rule not in RULES:
+            raise ValueError(f"LabelRules.rule must be one of {RULES}, got {self.rule!r}")
+        if self.horizon < 1:
+            raise ValueError(f"LabelRules.horizon must be >= 1 period, got {self.horizon}")
+        if self.smooth_window < 1 or self.smooth_window // 2 > self.horizon:
+            raise ValueError(
+                f"LabelRules.smooth_window must be >= 1 and look ahead no further than the horizon "
+                f"(window // 2 <= {self.horizon}), got {self.smooth_window}"
+            )
+        if self.peak_window < 1 or self.peak_window // 2 > self.horizon:
+            raise ValueError(
+                f"LabelRules.peak_window must be >= 1 and look ahead no further than the horizon, got {self.peak_window}"
+            )
+        if self.min_run < 1 or self.min_run > self.horizon:
+            raise ValueError(f"LabelRules.min_run must be between 1 and the horizon, got {self.min_run}")
+        if not 0 < self.intro_level < self.decline_level <= self.maturity_level <= 1:
+            raise ValueError(
+                "LabelRules levels must satisfy 0 < intro_level < decline_level <= maturity_level <= 1, got "
+                f"{self.intro_level}, {self.decline_level}, {self.maturity_level}"
+            )
+        if not self.decline_slope < 0 < self.growth_slope:
+            raise ValueError(
+                f"LabelRules needs decline_slope < 0 < growth_slope, got {self.decline_slope}, {self.growth_slope}"
+            )
+        if self.min_total_units < 0 or self.min_active_periods < 0 or self.inactive_tail < 0:
+            raise ValueError("LabelRules.min_total_units, min_active_periods and inactive_tail must be >= 0")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Labels:
+    """Labels over a panel. Arrays are (P, T): ``stage`` holds 0-3 or -1 (unlabeled)."""
+
+    panel: Panel
+    rules: LabelRules
+    stage: np.ndarray  # int8 (P, T)
+    active: np.ndarray  # bool (P, T): the product-period exists (from first sale to last sale + tail)
+    reason: np.ndarray  # object (P, T): why unlabeled, "" when labeled or inactive
+    source: np.ndarray  # object (P, T): "rule" or "user"
+
+    @property
+    def labeled(self) -> np.ndarray:
+        return self.active & (self.stage >= 0)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long table of active product-periods: product_id, period, t, stage (Int8, NA = unlabeled), reason, source."""
+        pi, ti = np.nonzero(self.active)
+        st = self.stage[pi, ti]
+        return pd.DataFrame(
+            {
+                "product_id": self.panel.products.to_numpy()[pi],
+                "period": self.panel.periods.to_numpy()[ti],
+                "t": ti,
+                "stage": pd.array(np.where(st >= 0, st, 0), dtype="Int8").astype("Int8"),
+                "reason": self.reason[pi, ti],
+                "source": self.source[pi, ti],
+            }
+        ).assign(stage=lambda d: d["stage"].where(st >= 0, pd.NA))
+
+
+def label_panel(panel: Panel, rules: LabelRules | None = None, *, launch_dates: pd.Series | None = None) -> Labels:
+    """Hindsight stage labels for every active product-period of ``panel``.
+
+    ``launch_dates`` (product_id -> date) marks products launched before the data starts even if
+    their first weeks of sales are low.
+    """
+    rules = rules or LabelRules()
+    units = panel.units
+    P, T = units.shape
+    active = panel.active(rules.inactive_tail)
+    if rules.rule == "level":
+        stage = _merge_short_runs(_level_rule(units, rules), active, rules.min_run)
+        failed = np.zeros(P, dtype=bool)
+    else:
+        stage, failed = _bass_rule(units, panel.first_sale(), rules)
+    reason = np.full((P, T), "", dtype=object)
+
+    # Unlabeled: the last h periods (the confirmation window runs past the data).
+    tail = np.zeros((P, T), dtype=bool)
+    tail[:, max(0, T - rules.horizon) :] = True
+    # Unlabeled: too little volume to read a curve from.
+    total = units.sum(axis=1)
+    n_active = (units > 0).sum(axis=1)
+    low = (total < rules.min_total_units) | (n_active < rules.min_active_periods)
+    # Unlabeled: "introduction" of a product that was already selling when the data starts.
+    before = panel.first_sale() == 0
+    if launch_dates is not None and len(panel.periods):
+        ld = pd.to_datetime(pd.Series(launch_dates)).reindex(panel.products)
+        before |= (ld < panel.periods[0]).to_numpy()
+    intro_before = before[:, None] & (stage == int(Stage.INTRODUCTION))
+
+    for mask, why in (
+        (intro_before, "intro_before_data"),
+        (failed[:, None] & np.ones((1, T), dtype=bool), "bass_fit_failed"),
+        (low[:, None] & np.ones((1, T), dtype=bool), "low_volume"),
+        (tail, "tail"),
+    ):
+        reason[mask & active] = why
+        stage = np.where(mask, UNLABELED, stage)
+    stage = np.where(active, stage, UNLABELED).astype("int8")
+    source = np.where(stage >= 0, "rule", "").astype(object)
+    return Labels(panel, rules, stage, active, reason, source)
+
+
+def _level_rule(units: np.ndarray, r: LabelRules) -> np.ndarray:
+    P, T = units.shape
+    h = r.horizon
+    S = centered_mean(units, r.smooth_window)
+    # The peak reference is a running max of a centered rolling *median*: a one- or two-period spike
+    # (a bulk order, a promotion) does not become the peak that everything after is measured against.
+    robust = centered_median(units, r.peak_window)
+    ahead = np.minimum(np.arange(T) + h, T - 1)
+    ref = np.maximum.accumulate(np.maximum(robust, 0), axis=1)[:, ahead]
+    # Running argmax of S up to t+h: where the (confirmed) peak is as seen from t.
+    run_max = np.maximum.accumulate(S, axis=1)
+    is_new_max = np.concatenate([np.ones((P, 1), bool), S[:, 1:] > run_max[:, :-1]], axis=1)
+    idx = np.where(is_new_max, np.arange(T)[None, :], 0)
+    peak_at = np.maximum.accumulate(idx, axis=1)[:, ahead]
+    past_peak = peak_at < np.arange(T)[None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        L = np.where(ref > 0, S / ref, 0.0)
+        c = np.concatenate([np.zeros((P, 1)), np.cumsum(S, axis=1)], axis=1)
+        t = np.arange(T)
+        f_hi = np.minimum(t + h, T - 1) + 1
+        fut = (c[:, f_hi] - c[:, t + 1]) / np.maximum(f_hi - (t + 1), 1)
+        p_lo = np.maximum(t - h + 1, 0)
+        past = (c[:, t + 1] - c[:, p_lo]) / (t + 1 - p_lo)
+        slope = np.where(ref > 0, (fut - past) / (h * ref), 0.0)
+    # At the very end there is no future: the slope is unknown, those periods are masked as "tail" anyway.
+    stage = np.full((P, T), int(Stage.MATURITY), dtype="int8")
+    pre = ~past_peak
+    stage[pre & (slope >= r.growth_slope)] = Stage.GROWTH
+    stage[pre & (L < r.intro_level)] = Stage.INTRODUCTION
+    down = past_peak & ((L < r.decline_level) | ((slope <= r.decline_slope) & (L < r.maturity_level)))
+    stage[down] = Stage.DECLINE
+    return stage
+
+
+def _merge_short_runs(stage: np.ndarray, active: np.ndarray, min_run: int) -> np.ndarray:
+    """Give runs shorter than ``min_run`` (inside a product's active span) the stage of the run before."""
+    if min_run <= 1:
+        return stage
+    out = stage.copy()
+    for i in range(stage.shape[0]):
+        idx = np.flatnonzero(active[i])
+        if len(idx) < 2:
+            continue
+        row = out[i, idx]
+        change = np.flatnonzero(np.diff(row)) + 1
+        starts = np.concatenate([[0], change])
+        ends = np.concatenate([change, [len(row)]])
+        for k in range(1, len(starts)):
+            if ends[k] - starts[k] < min_run and ends[k] < len(row):
+                row[starts[k] : ends[k]] = row[starts[k] - 1]
+        out[i, idx] = row
+    return out
+
+
+def bass_pdf(t: np.ndarray, m: float, p: float, q: float) -> np.ndarray:
+    """Bass adoptions per period at time t since launch (units/period); 0 before launch."""
+    tt = np.maximum(t, 0.0)
+
+    def F(x):
+        e = np.exp(-(p + q) * x)
+        return (1 - e) / (1 + (q / p) * e)
+
+    return np.where(t >= 0, m * (F(tt + 1) - F(tt)), 0.0)
+
+
+def bass_turning_points(p: float, q: float) -> tuple[float, float, float]:
+    """(first inflection, peak, second inflection) of the Bass adoption rate, in periods after launch.
+
+    Peak t* = ln(q/p)/(p+q); inflections t* -/+ ln(2+sqrt 3)/(p+q). The first is negative (no visible
+    introduction) when q/p < 2+sqrt 3.
+    """
+    s = p + q
+    peak = math.log(q / p) / s
+    d = math.log(2 + math.sqrt(3)) / s
+    return peak - d, peak, peak + d
+
+
+def fit_bass(y: np.ndarray, first: int) -> tuple[tuple[float, float, float, float], float] | None:
+    """Least-squares Bass fit of a (smoothed) per-period curve. Returns ((m, p, q, t0), R²) or None.
+
+    t0 is the launch period index (may be negative: launched before the data); ``first`` is the first
+    period with sales, used to bound and initialise t0.
+    """
+    T = len(y)
+    t = np.arange(T, dtype=float)
+    total = float(y.sum())
+    if total <= 0:
+        return None
+    scale = max(y.max(), 1e-9)
+
+    def resid(theta):
+        lm, lp, lq, t0 = theta
+        return (bass_pdf(t - t0, math.exp(lm), math.exp(lp), math.exp(lq)) - y) / scale
+
+    best = None
+    # Start near the data; a second start (an earlier launch) only when the first fits poorly.
+    for p0, q0, back in ((0.01, 0.15, 1.0), (0.003, 0.08, 20.0)):
+        if best is not None and 2 * best.cost / (((y - y.mean()) / scale) ** 2).sum() < 0.1:
+            break
+        x0 = np.array([math.log(total * 1.5), math.log(p0), math.log(q0), first - back])
+        try:
+            res = least_squares(
+                resid,
+                x0,
+                bounds=([math.log(total * 0.5), math.log(1e-4), math.log(1e-3), first - 3 * T],
+                        [math.log(total * 20), math.log(0.5), math.log(2.0), first + 1]),
+                max_nfev=150,
+                ftol=1e-6,
+                xtol=1e-6,
+            )
+        except ValueError:
+            continue
+        if best is None or res.cost < best.cost:
+            best = res
+    if best is None:
+        return None
+    lm, lp, lq, t0 = best.x
+    fitted = bass_pdf(t - t0, math.exp(lm), math.exp(lp), math.exp(lq))
+    ss_res = float(((fitted - y) ** 2).sum())
+    ss_tot = float(((y - y.mean()) ** 2).sum()) or 1e-12
+    return (math.exp(lm), math.exp(lp), math.exp(lq), t0), 1 - ss_res / ss_tot
+
+
+def _bass_rule(units: np.ndarray, first: np.ndarray, r: LabelRules) -> tuple[np.ndarray, np.ndarray]:
+    P, T = units.shape
+    S = centered_mean(units, r.smooth_window)
+    stage = np.full((P, T), UNLABELED, dtype="int8")
+    failed = np.zeros(P, dtype=bool)
+    t = np.arange(T, dtype=float)
+    enough = (units.sum(axis=1) >= r.min_total_units) & ((units > 0).sum(axis=1) >= r.min_active_periods)
+    for i in np.flatnonzero(enough):
+        fit = fit_bass(S[i], int(first[i]))
+        if fit is None or fit[1] < r.bass_min_r2:
+            failed[i] = True
+            continue
+        (_m, p, q, t0), _r2 = fit
+        t1, tp, t2 = bass_turning_points(p, q)
+        age = t - t0
+        row = np.full(T, int(Stage.DECLINE), dtype="int8")
+        row[age < t2] = Stage.MATURITY
+        row[age < tp] = Stage.GROWTH
+        row[age < t1] = Stage.INTRODUCTION
+        stage[i] = row
+    return stage, failed
+
+
+def apply_overrides(labels: Labels, overrides: pd.DataFrame) -> Labels:
+    """User labels win over rule labels. ``overrides`` has product_id, stage and optionally period;
+    without a period a label applies to the product's latest active period (its stage "now")."""
+    if overrides is None or overrides.empty:
+        return labels
+    stage, source, reason = labels.stage.copy(), labels.source.copy(), labels.reason.copy()
+    rows = labels.panel.products.get_indexer(overrides["product_id"].astype("str"))
+    has_period = "period" in overrides
+    for k, (i, st) in enumerate(zip(rows, overrides["stage"], strict=True)):
+        parsed = parse_stage(st)
+        if i < 0 or parsed is None:
+            continue
+        period = overrides["period"].iloc[k] if has_period else None
+        if period is not None and not pd.isna(period):
+            j = labels.panel.periods.get_indexer([pd.Timestamp(period)])[0]
+        else:
+            act = np.flatnonzero(labels.active[i])
+            j = act[-1] if len(act) else -1
+        if j < 0:
+            continue
+        stage[i, j], source[i, j], reason[i, j] = int(parsed), "user", ""
+    return Labels(labels.panel, labels.rules, stage, labels.active | (stage >= 0), reason, source)
+
+
+def cohen_kappa(a: np.ndarray, b: np.ndarray, n_classes: int = 4) -> float:
+    """Cohen's kappa of two label arrays (same length, values 0..n_classes-1)."""
+    if len(a) == 0:
+        return float("nan")
+    cm = np.zeros((n_classes, n_classes))
+    np.add.at(cm, (a, b), 1)
+    n = cm.sum()
+    po = np.trace(cm) / n
+    pe = (cm.sum(0) * cm.sum(1)).sum() / n**2
+    return float((po - pe) / (1 - pe)) if pe < 1 else 1.0
+
+
+def stage_paths(labels: Labels, top: int = 5) -> list[tuple[str, int]]:
+    """The most common sequences of stages products went through (runs collapsed), English names."""
+    paths: Counter = Counter()
+    for i in range(labels.stage.shape[0]):
+        seq = labels.stage[i][labels.stage[i] >= 0]
+        if len(seq) == 0:
+            continue
+        runs = [int(seq[0])] + [int(s) for k, s in enumerate(seq[1:], 1) if s != seq[k - 1]]
+        paths[" → ".join(Stage(s).label("en") for s in runs)] += 1
+    return paths.most_common(top)
+
+
+def label_report(panel: Panel, rules: LabelRules | None = None, *, launch_dates=None, overrides=None) -> dict:
+    """Counts per stage, unlabeled counts by reason, agreement between the two rules, common stage paths."""
+    rules = rules or LabelRules()
+    main = apply_overrides(label_panel(panel, rules, launch_dates=launch_dates), overrides)
+    other_rule = "bass" if rules.rule == "level" else "level"
+    other = label_panel(panel, LabelRules(**{**rules.to_dict(), "rule": other_rule}), launch_dates=launch_dates)
+    both = main.labeled & other.labeled
+    a, b = main.stage[both], other.stage[both]
+    level_arr, bass_arr = (a, b) if rules.rule == "level" else (b, a)
+    counts = {Stage(s).label("en"): int((main.stage[main.labeled] == s).sum()) for s in range(4)}
+    reasons = Counter(main.reason[main.active & ~main.labeled].tolist())
+    return {
+        "rule": rules.rule,
+        "rules": rules.to_dict(),
+        "products": int(panel.shape[0]),
+        "periods": int(panel.shape[1]),
+        "active_product_periods": int(main.active.sum()),
+        "labeled": int(main.labeled.sum()),
+        "counts": counts,
+        "unlabeled": {k: int(v) for k, v in sorted(reasons.items())},
+        "user_labels": int((main.source == "user").sum()),
+        "agreement": {
+            "compared": int(both.sum()),
+            "cohen_kappa": round(cohen_kappa(level_arr.astype(int), bass_arr.astype(int)), 4),
+            "accuracy": round(float((a == b).mean()), 4) if both.any() else None,
+        },
+        "paths": [{"path": p, "products": n} for p, n in stage_paths(main)],
+    }
