@@ -41,9 +41,22 @@ class RulesBaseline:
     ``confidence`` on the chosen stage and spread the rest.
     """
 
-    def __init__(self, *, intro_age: int = 8, rising: float = 0.05, near_max: float = 0.8, fallen: float = 0.5,
-                 confidence: float = 0.7):
-        self.intro_age, self.rising, self.near_max, self.fallen, self.confidence = intro_age, rising, near_max, fallen, confidence
+    def __init__(
+        self,
+        *,
+        intro_age: int = 8,
+        rising: float = 0.05,
+        near_max: float = 0.8,
+        fallen: float = 0.5,
+        confidence: float = 0.7,
+    ):
+        self.intro_age, self.rising, self.near_max, self.fallen, self.confidence = (
+            intro_age,
+            rising,
+            near_max,
+            fallen,
+            confidence,
+        )
 
     def fit(self, X: pd.DataFrame, y: np.ndarray | None = None) -> RulesBaseline:
         return self

@@ -187,7 +187,9 @@ def cmd_label(args: argparse.Namespace) -> int:
     for why, n in rep["unlabeled"].items():
         print(f"  unlabeled ({why}): {n:,}")
     ag = rep["agreement"]
-    print(f"  agreement with the other rule: kappa {ag['cohen_kappa']}, accuracy {ag['accuracy']} on {ag['compared']:,}")
+    print(
+        f"  agreement with the other rule: kappa {ag['cohen_kappa']}, accuracy {ag['accuracy']} on {ag['compared']:,}"
+    )
     print("  most common paths:")
     for p in rep["paths"]:
         print(f"    {p['products']:>5}  {p['path']}")
@@ -202,8 +204,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(res, ensure_ascii=False))
         return EXIT_OK
-    for block, title in ((res, "time split"), (res["product_split"], "product split (unseen products)"),
-                         (res["product_split"]["cold_start_first_8"], "unseen products, first 8 periods")):
+    for block, title in (
+        (res, "time split"),
+        (res["product_split"], "product split (unseen products)"),
+        (res["product_split"]["cold_start_first_8"], "unseen products, first 8 periods"),
+    ):
         print(f"{title}: n_test={block['n_test']:,}")
         for name, m in block["baselines"].items():
             print(f"  {name:<10} macro-F1 {m['macro_f1']}  accuracy {m['accuracy']}  ECE {m['ece']}")

@@ -125,7 +125,9 @@ def generate(
     # Solve rate(age)/peak = fade after the peak (closed form of the logistic-shaped Bass density).
     x = (2 - fade + 2 * np.sqrt(1 - fade)) / fade
     fade_age = (np.log(q / p) + np.log(x)) / s_
-    delist = np.where(discontinued, launch + (peak_age * rng.uniform(1.1, 1.5, P)).astype(int), launch + fade_age.astype(int))
+    delist = np.where(
+        discontinued, launch + (peak_age * rng.uniform(1.1, 1.5, P)).astype(int), launch + fade_age.astype(int)
+    )
     # Keep every product on sale for a few weeks inside the window, so the demo has no empty curves.
     delist = np.maximum(delist, rng.integers(6, max(7, W // 3), P))
     weeks = np.arange(W)

@@ -68,7 +68,7 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict:
         f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
     present = (true_n > 0) | (pred_n > 0)
     return {
-        "n": int(len(y_true)),
+        "n": len(y_true),
         "macro_f1": round(float(f1[present].mean()), 4),
         "accuracy": round(float((pred == y_true).mean()), 4),
         "ece": round(expected_calibration_error(y_true, proba), 4),

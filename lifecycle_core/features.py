@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from .labeling import Labels, LabelRules, apply_overrides, label_panel
+from .labeling import LabelRules, Labels, apply_overrides, label_panel
 from .panel import Panel, panel_from_dataset, trailing_count, trailing_sum
 from .periods import period_start
 from .privacy import mask_pii
@@ -294,7 +294,9 @@ def build_examples(
         ld = pd.to_datetime(products.set_index("product_id")["launch_date"]).reindex(panel.products)
         launch = launch_index(ld, panel)
     labels = label_panel(
-        panel, rules, launch_dates=products.set_index("product_id")["launch_date"] if "launch_date" in products else None
+        panel,
+        rules,
+        launch_dates=products.set_index("product_id")["launch_date"] if "launch_date" in products else None,
     )
     if "stage" in products and products["stage"].notna().any():
         labels = apply_overrides(labels, products.loc[products["stage"].notna(), ["product_id", "stage"]])
@@ -325,7 +327,9 @@ def examples_from(panel, labels, feats, products, reviews, search, config, *, wi
     st = labels.stage[rows, cols]
     frame["stage"] = st.astype("int8")  # -1 = unlabeled
     frame["label_source"] = labels.source[rows, cols]
-    frame["next_units"] = np.where(cols + 1 < panel.shape[1], panel.units[rows, np.minimum(cols + 1, panel.shape[1] - 1)], np.nan)
+    frame["next_units"] = np.where(
+        cols + 1 < panel.shape[1], panel.units[rows, np.minimum(cols + 1, panel.shape[1] - 1)], np.nan
+    )
     if "category" in products:
         frame["category"] = products.set_index("product_id")["category"].reindex(frame["product_id"]).to_numpy()
     texts = np.array([], dtype=object)

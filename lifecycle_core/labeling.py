@@ -32,10 +32,12 @@ REASONS = ("tail", "low_volume", "intro_before_data", "bass_fit_failed")
 class LabelRules:
     """Thresholds of both rule families. Levels and slopes are relative to the product's peak.
 
-    Level rule at t (S = centered ``smooth_window`` mean, R = max over periods <= t+h of the centered
-    ``peak_window`` rolling median, L = S[t]/R, slope = (mean S over t+1..t+h - mean S over t-h+1..t) / (h * R),
-    "past peak" = the highest S up to t+h came before t):
-      before the peak: L < intro_level -> Introduction; slope >= growth_slope -> Growth; else Maturity;
+    Level rule at t, with f = horizon - (min_run - 1) - window // 2 so that nothing reads past t + h
+    (S = centered ``smooth_window`` mean, R = max over periods <= t+f of the centered ``peak_window``
+    rolling median, L = S[t]/R, slope = (mean S over t+1..t+f - mean S over t-f+1..t) / (f * R),
+    "past peak" = the highest S up to t+f came before t):
+      before the peak: L < intro_level, or younger than intro_max_age periods (since launch or first
+      sale) with a rising slope -> Introduction; slope >= growth_slope -> Growth; else Maturity;
       past the peak: L < decline_level, or slope <= decline_slope with L < maturity_level -> Decline;
       else Maturity.
     Runs of a stage shorter than ``min_run`` periods take the stage before them (no flicker).
@@ -48,6 +50,7 @@ class LabelRules:
     smooth_window: int = 5
     peak_window: int = 5
     intro_level: float = 0.25
+    intro_max_age: int = 8
     growth_slope: float = 0.02
     decline_slope: float = -0.02
     decline_level: float = 0.5
@@ -73,13 +76,21 @@ class LabelRules:
             raise ValueError(
                 f"LabelRules.peak_window must be >= 1 and look ahead no further than the horizon, got {self.peak_window}"
             )
-        if self.min_run < 1 or self.min_run > self.horizon:
-            raise ValueError(f"LabelRules.min_run must be between 1 and the horizon, got {self.min_run}")
+        if self.min_run < 1:
+            raise ValueError(f"LabelRules.min_run must be >= 1, got {self.min_run}")
+        if self.rule == "level" and lookahead_window(self) < 2:
+            raise ValueError(
+                f"LabelRules: horizon {self.horizon} is too short for smooth/peak windows "
+                f"{self.smooth_window}/{self.peak_window} and min_run {self.min_run}: the forward window "
+                f"(horizon - (min_run - 1) - window // 2) must be >= 2 periods"
+            )
         if not 0 < self.intro_level < self.decline_level <= self.maturity_level <= 1:
             raise ValueError(
                 "LabelRules levels must satisfy 0 < intro_level < decline_level <= maturity_level <= 1, got "
                 f"{self.intro_level}, {self.decline_level}, {self.maturity_level}"
             )
+        if self.intro_max_age < 0:
+            raise ValueError(f"LabelRules.intro_max_age must be >= 0 periods, got {self.intro_max_age}")
         if not self.decline_slope < 0 < self.growth_slope:
             raise ValueError(
                 f"LabelRules needs decline_slope < 0 < growth_slope, got {self.decline_slope}, {self.growth_slope}"
@@ -133,7 +144,14 @@ def label_panel(panel: Panel, rules: LabelRules | None = None, *, launch_dates: 
     P, T = units.shape
     active = panel.active(rules.inactive_tail)
     if rules.rule == "level":
-        stage = _merge_short_runs(_level_rule(units, rules), active, rules.min_run)
+        start = panel.first_sale().astype("float64")
+        if launch_dates is not None and len(panel.periods):
+            from .features import launch_index
+
+            launch = launch_index(pd.to_datetime(pd.Series(launch_dates)).reindex(panel.products), panel)
+            start = np.fmin(start, launch)
+        start = np.where(np.isnan(start) | (start < -(10**6)), -(10**6), start)
+        stage = _merge_short_runs(_level_rule(units, rules, start), active, rules.min_run)
         failed = np.zeros(P, dtype=bool)
     else:
         stage, failed = _bass_rule(units, panel.first_sale(), rules)
@@ -142,9 +160,10 @@ def label_panel(panel: Panel, rules: LabelRules | None = None, *, launch_dates: 
     # Unlabeled: the last h periods (the confirmation window runs past the data).
     tail = np.zeros((P, T), dtype=bool)
     tail[:, max(0, T - rules.horizon) :] = True
-    # Unlabeled: too little volume to read a curve from.
-    total = units.sum(axis=1)
-    n_active = (units > 0).sum(axis=1)
+    # Unlabeled: too little volume to read a curve from, counted up to t + h (no further hindsight).
+    ahead = np.minimum(np.arange(T) + rules.horizon, T - 1)
+    total = np.cumsum(units, axis=1)[:, ahead] if T else np.zeros((P, 0))
+    n_active = np.cumsum(units > 0, axis=1)[:, ahead] if T else np.zeros((P, 0))
     low = (total < rules.min_total_units) | (n_active < rules.min_active_periods)
     # Unlabeled: "introduction" of a product that was already selling when the data starts.
     before = panel.first_sale() == 0
@@ -156,7 +175,7 @@ def label_panel(panel: Panel, rules: LabelRules | None = None, *, launch_dates: 
     for mask, why in (
         (intro_before, "intro_before_data"),
         (failed[:, None] & np.ones((1, T), dtype=bool), "bass_fit_failed"),
-        (low[:, None] & np.ones((1, T), dtype=bool), "low_volume"),
+        (low, "low_volume"),
         (tail, "tail"),
     ):
         reason[mask & active] = why
@@ -166,36 +185,52 @@ def label_panel(panel: Panel, rules: LabelRules | None = None, *, launch_dates: 
     return Labels(panel, rules, stage, active, reason, source)
 
 
-def _level_rule(units: np.ndarray, r: LabelRules) -> np.ndarray:
+def lookahead_window(r: LabelRules) -> int:
+    """Periods after t that the level rule's forward mean covers, so that smoothing, the forward mean
+    and run merging together never read past t + horizon."""
+    half = max(r.smooth_window, r.peak_window) // 2
+    return r.horizon - (r.min_run - 1) - half
+
+
+def _level_rule(units: np.ndarray, r: LabelRules, start: np.ndarray) -> np.ndarray:
+    """Level-and-slope labels, (P, T) int8. ``start`` (P,) is each product's launch or first-sale index."""
     P, T = units.shape
-    h = r.horizon
+    f = lookahead_window(r)
+    half = max(r.smooth_window, r.peak_window) // 2
     S = centered_mean(units, r.smooth_window)
     # The peak reference is a running max of a centered rolling *median*: a one- or two-period spike
     # (a bulk order, a promotion) does not become the peak that everything after is measured against.
     robust = centered_median(units, r.peak_window)
-    ahead = np.minimum(np.arange(T) + h, T - 1)
+    t = np.arange(T)
+    # Smoothed values are read up to index t + f: with their own half-window that is t + f + half.
+    ahead = np.minimum(t + f, T - 1)
     ref = np.maximum.accumulate(np.maximum(robust, 0), axis=1)[:, ahead]
-    # Running argmax of S up to t+h: where the (confirmed) peak is as seen from t.
+    # Running argmax of S as seen from t: where the (confirmed) peak is.
     run_max = np.maximum.accumulate(S, axis=1)
     is_new_max = np.concatenate([np.ones((P, 1), bool), S[:, 1:] > run_max[:, :-1]], axis=1)
-    idx = np.where(is_new_max, np.arange(T)[None, :], 0)
+    idx = np.where(is_new_max, t[None, :], 0)
     peak_at = np.maximum.accumulate(idx, axis=1)[:, ahead]
-    past_peak = peak_at < np.arange(T)[None, :]
+    past_peak = peak_at < t[None, :]
+    c = np.concatenate([np.zeros((P, 1)), np.cumsum(S, axis=1)], axis=1)
+    f_hi = ahead + 1
+    fut = (c[:, f_hi] - c[:, t + 1]) / np.maximum(f_hi - (t + 1), 1)
+    p_lo = np.maximum(t - f + 1, 0)
+    past = (c[:, t + 1] - c[:, p_lo]) / (t + 1 - p_lo)
     with np.errstate(invalid="ignore", divide="ignore"):
         L = np.where(ref > 0, S / ref, 0.0)
-        c = np.concatenate([np.zeros((P, 1)), np.cumsum(S, axis=1)], axis=1)
-        t = np.arange(T)
-        f_hi = np.minimum(t + h, T - 1) + 1
-        fut = (c[:, f_hi] - c[:, t + 1]) / np.maximum(f_hi - (t + 1), 1)
-        p_lo = np.maximum(t - h + 1, 0)
-        past = (c[:, t + 1] - c[:, p_lo]) / (t + 1 - p_lo)
-        slope = np.where(ref > 0, (fut - past) / (h * ref), 0.0)
-    # At the very end there is no future: the slope is unknown, those periods are masked as "tail" anyway.
+        # Relative change per period between the f periods before and the f after t.
+        slope = np.where(ref > 0, (fut - past) / (f * ref), 0.0)
+    # Near the end the forward window is cut short; those periods are masked as "tail" anyway.
+    del half
     stage = np.full((P, T), int(Stage.MATURITY), dtype="int8")
     pre = ~past_peak
     stage[pre & (slope >= r.growth_slope)] = Stage.GROWTH
-    stage[pre & (L < r.intro_level)] = Stage.INTRODUCTION
-    down = past_peak & ((L < r.decline_level) | ((slope <= r.decline_slope) & (L < r.maturity_level)))
+    # Just launched and still building: the first intro_max_age periods of a rising product, or any
+    # period whose level is still far below the peak in sight.
+    age = t[None, :] - start[:, None]
+    young = (age >= 0) & (age < r.intro_max_age) & (slope > 0)
+    stage[pre & ((r.intro_level > L) | young)] = Stage.INTRODUCTION
+    down = past_peak & ((r.decline_level > L) | ((slope <= r.decline_slope) & (r.maturity_level > L)))
     stage[down] = Stage.DECLINE
     return stage
 
@@ -270,8 +305,10 @@ def fit_bass(y: np.ndarray, first: int) -> tuple[tuple[float, float, float, floa
             res = least_squares(
                 resid,
                 x0,
-                bounds=([math.log(total * 0.5), math.log(1e-4), math.log(1e-3), first - 3 * T],
-                        [math.log(total * 20), math.log(0.5), math.log(2.0), first + 1]),
+                bounds=(
+                    [math.log(total * 0.5), math.log(1e-4), math.log(1e-3), first - 3 * T],
+                    [math.log(total * 20), math.log(0.5), math.log(2.0), first + 1],
+                ),
                 max_nfev=150,
                 ftol=1e-6,
                 xtol=1e-6,

@@ -25,7 +25,9 @@ class SplitConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not (0 < self.val_fraction < 1 and 0 < self.test_fraction < 1 and self.val_fraction + self.test_fraction < 0.9):
+        if not (
+            0 < self.val_fraction < 1 and 0 < self.test_fraction < 1 and self.val_fraction + self.test_fraction < 0.9
+        ):
             raise ValueError(
                 f"val_fraction and test_fraction must be in (0, 1) and leave >= 10 % for training, got "
                 f"{self.val_fraction}, {self.test_fraction}"
@@ -69,5 +71,7 @@ def product_split(product_ids: np.ndarray, *, config: SplitConfig | None = None)
     u = np.array(
         [int.from_bytes(hashlib.sha256(f"{config.seed}:{p}".encode()).digest()[:8], "big") / 2**64 for p in uniq]
     )
-    which = np.where(u < config.test_fraction, TEST, np.where(u < config.test_fraction + config.val_fraction, VAL, TRAIN))
+    which = np.where(
+        u < config.test_fraction, TEST, np.where(u < config.test_fraction + config.val_fraction, VAL, TRAIN)
+    )
     return which[inverse]
