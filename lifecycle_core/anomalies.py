@@ -115,8 +115,12 @@ def spikes_and_drops(panel: Panel, stages: np.ndarray, active: np.ndarray, polic
     with np.errstate(invalid="ignore", divide="ignore"):
         others = store - u  # the rest of the store, so one huge order does not hide itself
         store_normal = ((others >= 0.5 * store_level) & (others <= 2.0 * store_level)) | np.isnan(store_level)
-        spike = active & store_normal & (u >= policy.spike_min_units) & (u >= policy.spike_ratio * level) & (
-            u - level >= policy.spike_robust_z * np.maximum(spread, 1.0)
+        spike = (
+            active
+            & store_normal
+            & (u >= policy.spike_min_units)
+            & (u >= policy.spike_ratio * level)
+            & (u - level >= policy.spike_robust_z * np.maximum(spread, 1.0))
         )
         drop = active & store_normal & sells_later & (level >= policy.drop_min_level) & (u <= policy.drop_ratio * level)
     rows = []
@@ -137,8 +141,9 @@ def spikes_and_drops(panel: Panel, stages: np.ndarray, active: np.ndarray, polic
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def abnormal_returns(panel: Panel, stages: np.ndarray, active: np.ndarray, categories: pd.Series | None,
-                     policy: AnomalyPolicy) -> pd.DataFrame:
+def abnormal_returns(
+    panel: Panel, stages: np.ndarray, active: np.ndarray, categories: pd.Series | None, policy: AnomalyPolicy
+) -> pd.DataFrame:
     """Periods whose return rate is far above both the product's own usual rate and its category's."""
     if "returns" not in panel.values:
         return pd.DataFrame(columns=COLUMNS)
@@ -148,26 +153,48 @@ def abnormal_returns(panel: Panel, stages: np.ndarray, active: np.ndarray, categ
     # The product's usual rate: total returns over total units in all *other* periods.
     tot_r, tot_u = r.sum(axis=1, keepdims=True), u.sum(axis=1, keepdims=True)
     own = np.where(tot_u - u > 0, (tot_r - r) / np.maximum(tot_u - u, 1), 0.0)
-    cats = (pd.Series(categories).reindex(panel.products).fillna("").astype(str).to_numpy()
-            if categories is not None else np.full(P, ""))
+    cats = (
+        pd.Series(categories).reindex(panel.products).fillna("").astype(str).to_numpy()
+        if categories is not None
+        else np.full(P, "")
+    )
     cat_rate = np.zeros(P)
     for c in np.unique(cats):
         m = cats == c
         cat_rate[m] = r[m].sum() / max(u[m].sum(), 1.0)
     base = np.maximum(own, cat_rate[:, None])
-    flag = active & (r >= policy.returns_min_units) & (rate >= policy.returns_min_rate) & (
-        rate >= policy.returns_ratio * np.maximum(base, 1e-3)
+    flag = (
+        active
+        & (r >= policy.returns_min_units)
+        & (rate >= policy.returns_min_rate)
+        & (rate >= policy.returns_ratio * np.maximum(base, 1e-3))
     )
     rows = []
     for i, t in zip(*np.nonzero(flag), strict=True):
         en_s, zh_s = _stage_names(stages[i, t])
         score = rate[i, t] / max(base[i, t], 0.01)
-        en = (f"{r[i, t]:,.0f} returned vs {u[i, t]:,.0f} sold ({rate[i, t]:.0%}); usually {own[i, t]:.1%} for this "
-              f"product and {cat_rate[i]:.1%} in its category, {en_s}.")
-        zh = (f"退货 {r[i, t]:,.0f} 件、售出 {u[i, t]:,.0f} 件（{rate[i, t]:.0%}）；该商品通常为 {own[i, t]:.1%}，"
-              f"同类目为 {cat_rate[i]:.1%}，{zh_s}。")
-        rows.append((panel.products[i], panel.periods[t], "abnormal_returns", score, float(rate[i, t]),
-                     float(base[i, t]), int(stages[i, t]), en, zh, ""))
+        en = (
+            f"{r[i, t]:,.0f} returned vs {u[i, t]:,.0f} sold ({rate[i, t]:.0%}); usually {own[i, t]:.1%} for this "
+            f"product and {cat_rate[i]:.1%} in its category, {en_s}."
+        )
+        zh = (
+            f"退货 {r[i, t]:,.0f} 件、售出 {u[i, t]:,.0f} 件（{rate[i, t]:.0%}）；该商品通常为 {own[i, t]:.1%}，"
+            f"同类目为 {cat_rate[i]:.1%}，{zh_s}。"
+        )
+        rows.append(
+            (
+                panel.products[i],
+                panel.periods[t],
+                "abnormal_returns",
+                score,
+                float(rate[i, t]),
+                float(base[i, t]),
+                int(stages[i, t]),
+                en,
+                zh,
+                "",
+            )
+        )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -194,9 +221,12 @@ def bulk_buying(transactions: pd.DataFrame, panel: Panel, stages: np.ndarray, po
     mad = g.transform(lambda q: (q - q.median()).abs().median())
     n = g.transform("size")
     z = (orders["quantity"] - med) / (MAD_SCALE * mad.clip(lower=0.5))
-    flag = (n >= policy.bulk_min_orders) & (orders["quantity"] >= policy.bulk_min_units) & (
-        orders["quantity"] >= policy.bulk_ratio * med
-    ) & (z >= policy.bulk_robust_z)
+    flag = (
+        (n >= policy.bulk_min_orders)
+        & (orders["quantity"] >= policy.bulk_min_units)
+        & (orders["quantity"] >= policy.bulk_ratio * med)
+        & (z >= policy.bulk_robust_z)
+    )
     hits = orders[flag].copy()
     hits["median"], hits["z"] = med[flag], z[flag]
     hits["period"] = period_start(pd.to_datetime(hits["timestamp"]), panel.period)
@@ -209,12 +239,29 @@ def bulk_buying(transactions: pd.DataFrame, panel: Panel, stages: np.ndarray, po
         ratio = h.quantity / max(h.median, 1.0)
         who = getattr(h, "customer_id", None)
         inv = getattr(h, "invoice_id", None)
-        ref_en = (f"order {inv}" if inv is not None else "an order") + (f" by customer {who}" if isinstance(who, str) else "")
-        ref_zh = (f"订单 {inv}" if inv is not None else "一笔订单") + (f"（客户 {who}）" if isinstance(who, str) else "")
+        ref_en = (f"order {inv}" if inv is not None else "an order") + (
+            f" by customer {who}" if isinstance(who, str) else ""
+        )
+        ref_zh = (f"订单 {inv}" if inv is not None else "一笔订单") + (
+            f"（客户 {who}）" if isinstance(who, str) else ""
+        )
         en = f"{ref_en}: {h.quantity:,.0f} units vs a usual order of {h.median:,.0f} ({ratio:,.0f}×), {en_s}."
         zh = f"{ref_zh}：{h.quantity:,.0f} 件，通常每单 {h.median:,.0f} 件（{ratio:,.0f} 倍），{zh_s}。"
         detail = f"invoice={inv}; customer={who}" if inv is not None else ""
-        rows.append((h.product_id, h.period, "bulk_buying", float(ratio), float(h.quantity), float(h.median), st, en, zh, detail))
+        rows.append(
+            (
+                h.product_id,
+                h.period,
+                "bulk_buying",
+                float(ratio),
+                float(h.quantity),
+                float(h.median),
+                st,
+                en,
+                zh,
+                detail,
+            )
+        )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -227,8 +274,11 @@ def bulk_from_sales(panel: Panel, stages: np.ndarray, active: np.ndarray, policy
     per = np.where(active, per, np.nan)
     med, mad = _rolling_median_mad(per, max(policy.history, 8))
     with np.errstate(invalid="ignore"):
-        flag = active & (u >= policy.bulk_min_units) & (per >= policy.bulk_ratio * med) & (
-            per - med >= policy.bulk_robust_z * np.maximum(MAD_SCALE * mad, 0.1)
+        flag = (
+            active
+            & (u >= policy.bulk_min_units)
+            & (per >= policy.bulk_ratio * med)
+            & (per - med >= policy.bulk_robust_z * np.maximum(MAD_SCALE * mad, 0.1))
         )
     rows = []
     for i, t in zip(*np.nonzero(flag), strict=True):
@@ -236,8 +286,20 @@ def bulk_from_sales(panel: Panel, stages: np.ndarray, active: np.ndarray, policy
         ratio = per[i, t] / max(med[i, t], 0.1)
         en = f"{per[i, t]:,.1f} units per order vs a usual {med[i, t]:,.1f} ({ratio:,.0f}×) over {u[i, t]:,.0f} units, {en_s}."
         zh = f"每单 {per[i, t]:,.1f} 件，通常 {med[i, t]:,.1f} 件（{ratio:,.0f} 倍），共 {u[i, t]:,.0f} 件，{zh_s}。"
-        rows.append((panel.products[i], panel.periods[t], "bulk_buying", float(ratio), float(per[i, t]), float(med[i, t]),
-                     int(stages[i, t]), en, zh, "units per order"))
+        rows.append(
+            (
+                panel.products[i],
+                panel.periods[t],
+                "bulk_buying",
+                float(ratio),
+                float(per[i, t]),
+                float(med[i, t]),
+                int(stages[i, t]),
+                en,
+                zh,
+                "units per order",
+            )
+        )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -256,9 +318,15 @@ def detect_anomalies(
     parts = [
         spikes_and_drops(panel, stages, active, pol),
         abnormal_returns(panel, stages, active, categories, pol),
-        bulk_buying(transactions, panel, stages, pol) if transactions is not None else bulk_from_sales(panel, stages, active, pol),
+        bulk_buying(transactions, panel, stages, pol)
+        if transactions is not None
+        else bulk_from_sales(panel, stages, active, pol),
     ]
-    out = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else pd.DataFrame(columns=COLUMNS)
+    out = (
+        pd.concat([p for p in parts if len(p)], ignore_index=True)
+        if any(len(p) for p in parts)
+        else pd.DataFrame(columns=COLUMNS)
+    )
     if len(out):
         out["stage_en"] = [Stage(s).label("en") if s >= 0 else "" for s in out["stage"]]
         out["stage_zh"] = [Stage(s).label("zh") if s >= 0 else "" for s in out["stage"]]
@@ -273,4 +341,6 @@ def flagged_mask(frame: pd.DataFrame, flags: pd.DataFrame, types: tuple[str, ...
         return np.zeros(len(frame), dtype=bool)
     f = flags[flags["type"].isin(types)]
     keys = set(zip(f["product_id"].astype(str), pd.to_datetime(f["period"]), strict=True))
-    return np.array([(p, t) in keys for p, t in zip(frame["product_id"].astype(str), pd.to_datetime(frame["period"]), strict=True)])
+    return np.array(
+        [(p, t) in keys for p, t in zip(frame["product_id"].astype(str), pd.to_datetime(frame["period"]), strict=True)]
+    )

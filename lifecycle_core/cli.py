@@ -5,6 +5,8 @@
     python -m lifecycle_core datasets --workspace ws
     python -m lifecycle_core label --workspace ws --dataset demo
     python -m lifecycle_core evaluate --workspace ws --dataset demo --json
+    python -m lifecycle_core actions --workspace ws --dataset demo --out actions.xlsx
+    python -m lifecycle_core anomalies --workspace ws --dataset demo --out anomalies.csv
 
 Exit codes: 0 success, 2 invalid input (the validation report goes to stderr), 1 other failures.
 """
@@ -215,6 +217,60 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_actions(args: argparse.Namespace) -> int:
+    from . import export
+    from .decisions import plan_actions
+    from .store import Workspace
+
+    plan = plan_actions(Workspace(args.workspace), args.dataset, rules=_rules(args))
+    a = plan.actions
+    export.write(a, args.out, sheet="actions")
+    print(
+        f"{len(a):,} products -> {args.out}" + ("" if plan.has_inventory else "  (no inventory data: from sales alone)")
+    )
+    for action, n in a["action"].value_counts().items():
+        print(f"  {action:<10}{n:>7,}")
+    restock = a[a["action"] == "restock"]
+    clear = a[a["action"] == "clearance"]
+    print(f"  units to order: {restock['quantity'].sum():,.0f}; capital needed: {restock['capital'].sum():,.2f}")
+    print(
+        f"  expected markdown cost: {clear['markdown_cost'].sum():,.2f}; capital released: {-clear['capital'].sum():,.2f}"
+    )
+    return EXIT_OK
+
+
+def cmd_anomalies(args: argparse.Namespace) -> int:
+    from . import export
+    from .decisions import find_anomalies
+    from .store import Workspace
+
+    flags = find_anomalies(Workspace(args.workspace), args.dataset, rules=_rules(args))
+    export.write(flags, args.out, sheet="anomalies")
+    print(f"{len(flags):,} flags -> {args.out}")
+    for kind, n in flags["type"].value_counts().items() if len(flags) else []:
+        print(f"  {kind:<18}{n:>7,}")
+    for r in flags.head(args.top).itertuples(index=False):
+        print(f"  [{r.type}] {r.product_id} {str(r.period)[:10]}: {r.reason_en}")
+    return EXIT_OK
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from .decisions import forecast_backtest
+    from .store import Workspace
+
+    res = forecast_backtest(Workspace(args.workspace), args.dataset, rules=_rules(args))
+    if args.json:
+        print(json.dumps(res))
+        return EXIT_OK
+    print(
+        f"{res['origins']} origins, horizon {res['horizon']}, {res['products_scored']:,} product-origins scored (MASE, lower is better)"
+    )
+    for k in ("stage_holt", "holt_without_stage", "ses", "seasonal_naive"):
+        print(f"  {k:<20} mean {res[k]['mase_mean']:.3f}  median {res[k]['mase_median']:.3f}")
+    print(f"  {res['stage_holt']['interval']:.0%} interval coverage: {res['stage_holt']['coverage']:.1%}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m lifecycle_core", description="Lifecycle Studio command line")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -265,6 +321,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--horizon", type=int, default=8)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("actions", help="restock / promote / clearance suggestions for every product")
+    p.add_argument("--workspace", required=True)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--out", required=True, help="a .csv or .xlsx file")
+    p.add_argument("--rule", default="level", choices=["level", "bass"])
+    p.add_argument("--horizon", type=int, default=8)
+    p.set_defaults(func=cmd_actions)
+
+    p = sub.add_parser("anomalies", help="bulk buying, abnormal returns, spikes and drops")
+    p.add_argument("--workspace", required=True)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--out", required=True, help="a .csv or .xlsx file")
+    p.add_argument("--top", type=int, default=10, help="print this many of the strongest flags")
+    p.add_argument("--rule", default="level", choices=["level", "bass"])
+    p.add_argument("--horizon", type=int, default=8)
+    p.set_defaults(func=cmd_anomalies)
+
+    p = sub.add_parser("backtest", help="rolling-origin backtest of the demand forecast")
+    p.add_argument("--workspace", required=True)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--rule", default="level", choices=["level", "bass"])
+    p.add_argument("--horizon", type=int, default=8)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_backtest)
 
     p = sub.add_parser("delete-dataset", help="delete a dataset and its files")
     p.add_argument("--workspace", required=True)

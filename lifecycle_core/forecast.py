@@ -124,7 +124,9 @@ def forecast_panel(
     w = min(cfg.error_window, err.shape[1])
     e = err[:, -w:] if w else np.zeros((P, 0))
     ok = ~np.isnan(e)
-    rms = np.sqrt(np.where(ok.sum(axis=1) > 0, np.nansum(np.where(ok, e * e, 0), axis=1) / np.maximum(ok.sum(axis=1), 1), 0))
+    rms = np.sqrt(
+        np.where(ok.sum(axis=1) > 0, np.nansum(np.where(ok, e * e, 0), axis=1) / np.maximum(ok.sum(axis=1), 1), 0)
+    )
     sigma = np.maximum(rms[:, None] * np.sqrt(steps)[None, :], np.sqrt(mean))
     z = norm.ppf(0.5 + cfg.interval / 2)
     lower = np.maximum(mean - z * sigma, 0.0)
@@ -145,7 +147,7 @@ def _holt(y: np.ndarray, first: np.ndarray, alpha: float, beta: float) -> tuple[
     started = np.zeros(P, dtype=bool)
     for t in range(T):
         x = y[:, t]
-        begin = (first == t)
+        begin = first == t
         level[begin] = x[begin]
         trend[begin] = 0.0
         run = started & ~begin

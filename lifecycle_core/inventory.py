@@ -48,12 +48,18 @@ class InventoryPolicy:
         for name in ("review_period", "default_lead_time_days", "overstock_periods", "decline_selling_periods"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"InventoryPolicy.{name} must be > 0, got {getattr(self, name)}")
-        if not self.markdown_ladder or any(not 0 < m < 1 for m in self.markdown_ladder) or list(
-            self.markdown_ladder
-        ) != sorted(self.markdown_ladder):
-            raise ValueError(f"InventoryPolicy.markdown_ladder must be increasing fractions in (0, 1), got {self.markdown_ladder}")
+        if (
+            not self.markdown_ladder
+            or any(not 0 < m < 1 for m in self.markdown_ladder)
+            or list(self.markdown_ladder) != sorted(self.markdown_ladder)
+        ):
+            raise ValueError(
+                f"InventoryPolicy.markdown_ladder must be increasing fractions in (0, 1), got {self.markdown_ladder}"
+            )
         if self.price_elasticity >= 0:
-            raise ValueError(f"InventoryPolicy.price_elasticity must be negative (cheaper sells more), got {self.price_elasticity}")
+            raise ValueError(
+                f"InventoryPolicy.price_elasticity must be negative (cheaper sells more), got {self.price_elasticity}"
+            )
         if not 0 < self.target_sell_through <= 1 or self.min_margin < 0:
             raise ValueError("InventoryPolicy.target_sell_through must be in (0, 1] and min_margin >= 0")
 
@@ -108,8 +114,11 @@ def suggest_actions(
     sigma = fc["sigma"].reindex(ids).fillna(0.0).to_numpy()
     prod = products.drop_duplicates("product_id").set_index("product_id").reindex(ids)
     has_inv = inventory is not None and len(inventory) > 0
-    inv = (inventory.drop_duplicates("product_id").set_index("product_id").reindex(ids) if has_inv
-           else pd.DataFrame(index=ids))
+    inv = (
+        inventory.drop_duplicates("product_id").set_index("product_id").reindex(ids)
+        if has_inv
+        else pd.DataFrame(index=ids)
+    )
 
     def col(frame, name, default):
         return frame[name].to_numpy(dtype=float) if name in frame else np.full(P, default, dtype=float)
@@ -139,8 +148,11 @@ def suggest_actions(
     demand_L = _sum_ahead(mean, L)
     with np.errstate(invalid="ignore", divide="ignore"):
         cover_before = np.where(per_period > 0, position / per_period, np.inf)
-        risk_before = np.where(sig1 > 0, 1 - norm.cdf((position - demand_L) / (sig1 * np.sqrt(np.maximum(L, 1e-9)))),
-                               (demand_L > position).astype(float))
+        risk_before = np.where(
+            sig1 > 0,
+            1 - norm.cdf((position - demand_L) / (sig1 * np.sqrt(np.maximum(L, 1e-9)))),
+            (demand_L > position).astype(float),
+        )
 
     action = np.full(P, "hold", dtype=object)
     qty = np.zeros(P)
@@ -158,7 +170,9 @@ def suggest_actions(
     remaining = np.where(stage == Stage.DECLINE, pol.decline_selling_periods, pol.overstock_periods)
     overstock = known_stock & (cover_before > pol.overstock_periods)
     clearance = known_stock & ((stage == Stage.DECLINE) | overstock) & (cover_before > remaining) & (on_hand > 0)
-    growthish = (stage == Stage.GROWTH) | ((stage == Stage.MATURITY) & (probs[:, Stage.GROWTH] >= pol.early_maturity_growth_prob))
+    growthish = (stage == Stage.GROWTH) | (
+        (stage == Stage.MATURITY) & (probs[:, Stage.GROWTH] >= pol.early_maturity_growth_prob)
+    )
     promote = growthish & (~known_stock | (cover_before >= pol.promote_min_cover)) & ~overstock
     watch = conf < pol.watch_confidence
 
@@ -190,8 +204,11 @@ def suggest_actions(
     after = position + np.where(action == "restock", qty, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         cover_after = np.where(per_period > 0, after / per_period, np.inf)
-        risk_after = np.where(sig1 > 0, 1 - norm.cdf((after - demand_L) / (sig1 * np.sqrt(np.maximum(L, 1e-9)))),
-                              (demand_L > after).astype(float))
+        risk_after = np.where(
+            sig1 > 0,
+            1 - norm.cdf((after - demand_L) / (sig1 * np.sqrt(np.maximum(L, 1e-9)))),
+            (demand_L > after).astype(float),
+        )
     weeks = period_days / 7.0
     out = pd.DataFrame(
         {

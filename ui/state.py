@@ -10,7 +10,10 @@ import streamlit as st
 from lifecycle_core.store import Workspace
 from ui.i18n import LANGUAGES, t
 
-LANG = "lang"
+LANG = "lang"  # the language radio's widget key
+LANG_STORE = "ui_lang"  # the chosen language; a plain key, so it survives page switches
+DATASET = "dataset"  # the dataset picker's widget key
+DATASET_STORE = "ui_dataset"
 UPLOADS = "uploads"  # file_id -> FilePlan (or the read error report)
 LAST_REPORT = "last_report"
 FLASH = "flash"  # (kind, message) shown once after a rerun
@@ -32,7 +35,7 @@ def workspace() -> Workspace:
 
 
 def lang() -> str:
-    return st.session_state.get(LANG, "en")
+    return st.session_state.get(LANG_STORE, "en")
 
 
 def tr(key: str, **fmt: object) -> str:
@@ -46,11 +49,25 @@ def fmt(prefix: str):
     return lambda option: t(f"{prefix}{option}", current)
 
 
+def _remember(widget_key: str, store_key: str) -> None:
+    st.session_state[store_key] = st.session_state[widget_key]
+
+
 def language_switch() -> None:
-    # A radio, not a segmented control: a language can never be deselected.
-    # The label stays the same in both languages: a widget whose label changes is a new widget to
-    # Streamlit, and the choice would be lost on the very rerun that applies it.
-    st.sidebar.radio("Language / 语言", options=list(LANGUAGES), format_func=LANGUAGES.get, key=LANG, horizontal=True)
+    # Widget state is dropped when a page without that widget runs, so the choice is kept under a
+    # plain session key and the radio is re-created from it on every page.
+    # The label stays the same in both languages: a widget whose label changes is a new widget.
+    options = list(LANGUAGES)
+    st.sidebar.radio(
+        "Language / 语言",
+        options=options,
+        index=options.index(lang()),
+        format_func=LANGUAGES.get,
+        key=LANG,
+        horizontal=True,
+        on_change=_remember,
+        args=(LANG, LANG_STORE),
+    )
 
 
 def flash(kind: str, message: str) -> None:
@@ -68,3 +85,25 @@ def page_setup() -> None:
     state across reruns in every runner, AppTest included."""
     language_switch()
     st.sidebar.caption(f"{tr('app.workspace')}: `{workspace_path()}`")
+
+
+def dataset_selector():
+    """The dataset picker shared by the analysis pages; returns its DatasetInfo, or None when there is none."""
+    ws = workspace()
+    names = [d.name for d in ws.list_datasets()]
+    if not names:
+        st.info(tr("common.no_dataset"))
+        return None
+    current = st.session_state.get(DATASET_STORE)
+    if current not in names:
+        current = names[-1]
+        st.session_state[DATASET_STORE] = current
+    name = st.sidebar.selectbox(
+        tr("common.dataset"),
+        names,
+        index=names.index(current),
+        key=f"{DATASET}.{lang()}",
+        on_change=_remember,
+        args=(f"{DATASET}.{lang()}", DATASET_STORE),
+    )
+    return ws.dataset(name)

@@ -1,0 +1,104 @@
+"""Decisions for a stored dataset: the actions table and the anomaly list, as the CLI and the pages use them.
+
+python -m lifecycle_core actions --workspace ws --dataset demo --out actions.csv
+python -m lifecycle_core anomalies --workspace ws --dataset demo --out anomalies.xlsx
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .anomalies import AnomalyPolicy, detect_anomalies
+from .features import Examples, build_examples
+from .forecast import ForecastConfig, backtest, forecast_panel
+from .inventory import PROBS, InventoryPolicy, suggest_actions
+from .labeling import LabelRules
+from .stage_now import current_stages, stage_probabilities, stage_probs_by_origin
+from .stages import Stage
+
+PERIOD_DAYS = {"D": 1.0, "W": 7.0, "M": 30.44}
+
+
+@dataclass
+class Plan:
+    actions: pd.DataFrame  # one row per product (inventory.suggest_actions)
+    forecasts: pd.DataFrame  # product_id, step, period, mean, lower, upper, sigma, method
+    stages: pd.DataFrame  # stage_now.current_stages
+    has_inventory: bool
+
+
+def plan_actions(
+    ws,
+    name: str,
+    *,
+    policy: InventoryPolicy | None = None,
+    forecast_config: ForecastConfig | None = None,
+    rules: LabelRules | None = None,
+    examples: Examples | None = None,
+) -> Plan:
+    """Current stages, forecasts from the last period and one suggestion per product."""
+    info = ws.dataset(name)
+    ex = examples or build_examples(ws, name, rules or LabelRules(), with_text=False)
+    stages = current_stages(ws, name, examples=ex)
+    panel = ex.labels.panel
+    probs = np.tile(np.eye(4)[int(Stage.MATURITY)], (panel.shape[0], 1))
+    rows = panel.products.get_indexer(stages["product_id"])
+    probs[rows] = stages[list(PROBS)].to_numpy()
+    fc = forecast_panel(panel, stage_probs=probs, config=forecast_config).to_frame()
+    inventory = ws.load_table(name, "inventory") if "inventory" in info.tables else None
+    products = ws.load_table(name, "products")
+    actions = suggest_actions(products, fc, stages, inventory, policy=policy, period_days=PERIOD_DAYS[info.period])
+    actions = actions.merge(stages[["product_id", "period"]].rename(columns={"period": "as_of"}), on="product_id")
+    return Plan(actions, fc, stages, inventory is not None)
+
+
+def stage_matrix(ex: Examples) -> np.ndarray:
+    """(P, T) stage per product-period: the rule label where there is one, the predicted stage elsewhere."""
+    stages = ex.labels.stage.astype(int).copy()
+    rows, cols = ex.frame["row"].to_numpy(), ex.frame["t"].to_numpy()
+    unl = stages[rows, cols] < 0
+    if unl.any():
+        proba = stage_probabilities(ex)
+        stages[rows[unl], cols[unl]] = proba[unl].argmax(axis=1)
+    return stages
+
+
+def find_anomalies(
+    ws,
+    name: str,
+    *,
+    policy: AnomalyPolicy | None = None,
+    rules: LabelRules | None = None,
+    examples: Examples | None = None,
+) -> pd.DataFrame:
+    """Every anomaly flag of a dataset, strongest first, with titles and categories joined in."""
+    info = ws.dataset(name)
+    ex = examples or build_examples(ws, name, rules or LabelRules(), with_text=False)
+    products = ws.load_table(name, "products").set_index("product_id")
+    tx = ws.load_table(name, "transactions") if "transactions" in info.tables else None
+    flags = detect_anomalies(
+        ex.labels.panel,
+        stage_matrix(ex),
+        ex.labels.active,
+        transactions=tx,
+        categories=products["category"] if "category" in products else None,
+        policy=policy,
+    )
+    if len(flags):
+        flags.insert(1, "title", products["title"].reindex(flags["product_id"]).to_numpy())
+        flags.insert(
+            2,
+            "category",
+            products["category"].reindex(flags["product_id"]).to_numpy() if "category" in products else None,
+        )
+    return flags
+
+
+def forecast_backtest(ws, name: str, *, config: ForecastConfig | None = None, rules: LabelRules | None = None) -> dict:
+    """Rolling-origin backtest with stage probabilities learned only from labels known at each origin."""
+    rules = rules or LabelRules()
+    ex = build_examples(ws, name, rules, with_text=False)
+    return backtest(ex.labels.panel, stage_probs_at=stage_probs_by_origin(ex, rules.horizon), config=config)

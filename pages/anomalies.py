@@ -1,0 +1,104 @@
+"""Anomalies page: a timeline and a table of flags with reasons; drill into one product."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from lifecycle_core import export
+from lifecycle_core.anomalies import TYPES
+from ui import data, state
+from ui.state import tr
+
+state.page_setup()
+lang = state.lang()
+st.title(tr("anomalies.title"))
+st.caption(tr("anomalies.intro"))
+info = state.dataset_selector()
+if info is None:
+    st.stop()
+root = str(state.workspace().root)
+with st.spinner(tr("common.computing")):
+    flags = data.anomalies(root, info.name, info.id)
+if flags.empty:
+    st.info(tr("anomalies.none"))
+    st.stop()
+
+types = st.multiselect(
+    tr("anomalies.filter.type"),
+    list(TYPES),
+    default=list(TYPES),
+    format_func=state.fmt("anomalies.type."),
+    key=f"an_types.{lang}",
+)
+view = flags[flags["type"].isin(types)]
+st.metric(tr("anomalies.count"), f"{len(view):,}")
+
+st.subheader(tr("anomalies.timeline"))
+# Weekly counts per type: a few hundred points, whatever the number of flags.
+counts = view.groupby(["period", "type"]).size().reset_index(name="n")
+counts["type_name"] = [tr(f"anomalies.type.{t}") for t in counts["type"]]
+fig = px.bar(
+    counts,
+    x="period",
+    y="n",
+    color="type_name",
+    labels={"n": tr("anomalies.count"), "period": "", "type_name": tr("anomalies.col.type")},
+)
+fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), legend_title_text="")
+st.plotly_chart(fig, width="stretch", key="an_timeline")
+
+table = view.assign(type_name=[tr(f"anomalies.type.{t}") for t in view["type"]], reason=view[f"reason_{lang}"])
+cols = {
+    "product_id": tr("common.product"),
+    "title": tr("actions.col.title"),
+    "period": tr("anomalies.col.period"),
+    "type_name": tr("anomalies.col.type"),
+    "score": tr("anomalies.col.score"),
+    "reason": tr("anomalies.col.reason"),
+}
+st.dataframe(table[list(cols)].rename(columns=cols).head(5000), hide_index=True, width="stretch", height=360)
+d1, d2 = st.columns(2)
+d1.download_button(
+    tr("common.download_csv"),
+    export.to_csv_bytes(view),
+    file_name=f"anomalies_{info.name}.csv",
+    mime="text/csv",
+    key="anomalies_csv",
+)
+d2.download_button(
+    tr("common.download_xlsx"),
+    export.to_excel_bytes(view, "anomalies"),
+    file_name=f"anomalies_{info.name}.xlsx",
+    key="anomalies_xlsx",
+    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+)
+
+st.subheader(tr("anomalies.drill"))
+products = view["product_id"].drop_duplicates().tolist()
+titles = view.drop_duplicates("product_id").set_index("product_id")["title"]
+pick = st.selectbox(
+    tr("common.product"), products, format_func=lambda p: f"{p} · {titles.get(p, '')}", key="an_product"
+)
+sales = data.sales(root, info.name, info.id)
+curve = sales[sales["product_id"] == pick].sort_values("period")
+mine = view[view["product_id"] == pick]
+fig2 = go.Figure(go.Scatter(x=curve["period"], y=curve["units"], mode="lines", name=tr("anomalies.units")))
+marks = curve.set_index("period")["units"].reindex(mine["period"]).to_numpy()
+fig2.add_trace(
+    go.Scatter(
+        x=mine["period"],
+        y=np.nan_to_num(marks),
+        mode="markers",
+        marker=dict(size=12, color="#D55E00"),
+        text=mine[f"reason_{lang}"],
+        hoverinfo="text",
+        name=tr("anomalies.title"),
+    )
+)
+fig2.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10))
+st.plotly_chart(fig2, width="stretch", key="an_product_chart")
+for r in mine.itertuples(index=False):
+    st.markdown(f"- **{str(r.period)[:10]}** · {tr('anomalies.type.' + r.type)}: {getattr(r, 'reason_' + lang)}")

@@ -1,0 +1,26 @@
+"""Cached core results for the pages: computed once per dataset version, shared by every session."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from lifecycle_core.decisions import find_anomalies, plan_actions
+from lifecycle_core.store import Workspace
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def actions(ws_root: str, name: str, dataset_id: str) -> tuple[pd.DataFrame, bool]:
+    """(actions table, has inventory). ``dataset_id`` changes when the dataset is replaced: a new cache key."""
+    plan = plan_actions(Workspace(ws_root), name)
+    return plan.actions, plan.has_inventory
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def anomalies(ws_root: str, name: str, dataset_id: str) -> pd.DataFrame:
+    return find_anomalies(Workspace(ws_root), name)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def sales(ws_root: str, name: str, dataset_id: str) -> pd.DataFrame:
+    return Workspace(ws_root).load_table(name, "sales", columns=["product_id", "period", "units"])
