@@ -70,7 +70,7 @@ def _neighbour_median_mad(x: np.ndarray, half: int) -> tuple[np.ndarray, np.ndar
     """
     import warnings
 
-    P, T = x.shape
+    _P, T = x.shape
     pad = np.pad(x.astype(float), ((0, 0), (half, half)), constant_values=np.nan)
     view = np.lib.stride_tricks.sliding_window_view(pad, 2 * half + 1, axis=1)[:, :T].copy()
     view[:, :, half] = np.nan  # leave t out
@@ -87,7 +87,7 @@ def _rolling_median_mad(x: np.ndarray, window: int) -> tuple[np.ndarray, np.ndar
     """Median and MAD of the ``window`` periods *before* t (NaN until there are 3). Shapes (P, T)."""
     import warnings
 
-    P, T = x.shape
+    _P, T = x.shape
     pad = np.pad(x.astype(float), ((0, 0), (window, 0)), constant_values=np.nan)[:, : T + window - 1]
     view = np.lib.stride_tricks.sliding_window_view(pad, window, axis=1)[:, :T]
     n = np.sum(~np.isnan(view), axis=2)
@@ -105,7 +105,7 @@ def spikes_and_drops(panel: Panel, stages: np.ndarray, active: np.ndarray, polic
     hist = np.where(active, u, np.nan)
     level, mad = _neighbour_median_mad(hist, policy.history // 2)
     spread = MAD_SCALE * mad
-    P, T = u.shape
+    _P, T = u.shape
     t = np.arange(T)[None, :]
     # A product that never sells again has ended, not dropped (unless the data ends too soon to tell).
     sells_later = (t < panel.last_sale()[:, None]) | (t >= T - policy.history // 2)
@@ -148,7 +148,7 @@ def abnormal_returns(
     if "returns" not in panel.values:
         return pd.DataFrame(columns=COLUMNS)
     u, r = panel.units, panel.values["returns"]
-    P, T = u.shape
+    P, _T = u.shape
     rate = np.where(u > 0, r / np.maximum(u, 1), np.where(r > 0, 1.0, 0.0))
     # The product's usual rate: total returns over total units in all *other* periods.
     tot_r, tot_u = r.sum(axis=1, keepdims=True), u.sum(axis=1, keepdims=True)

@@ -84,7 +84,7 @@ def find_anomalies(
         stage_matrix(ex),
         ex.labels.active,
         transactions=tx,
-        categories=products["category"] if "category" in products else None,
+        categories=products.get("category", None),
         policy=policy,
     )
     if len(flags):

@@ -174,24 +174,27 @@ def _ses_level(y: np.ndarray, first: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def _croston_sba(y: np.ndarray, alpha: float) -> np.ndarray:
-    """Croston's method with the Syntetos-Boylan bias correction: expected units per period. Shape (P,)."""
+    """Croston's method with the Syntetos-Boylan bias correction: expected units per period. Shape (P,).
+
+    Sizes and intervals start from their averages over the history (up to the origin), then are
+    smoothed in time order, so a short history does not drag the rate towards its first gap.
+    """
     P, T = y.shape
-    size = np.zeros(P)
-    interval = np.ones(P)
-    since = np.ones(P)
-    seen = np.zeros(P, dtype=bool)
-    for t in range(T):
-        x = y[:, t]
-        hit = x > 0
-        upd = hit & seen
-        size[upd] = alpha * x[upd] + (1 - alpha) * size[upd]
-        interval[upd] = alpha * since[upd] + (1 - alpha) * interval[upd]
-        init = hit & ~seen
-        size[init] = x[init]
-        interval[init] = since[init]
-        seen |= hit
-        since = np.where(hit, 1.0, since + 1.0)
-    return np.where(seen, (1 - alpha / 2) * size / np.maximum(interval, 1.0), 0.0)
+    out = np.zeros(P)
+    for i in range(P):
+        hits = np.flatnonzero(y[i] > 0)
+        if len(hits) == 0:
+            continue
+        sizes = y[i, hits]
+        gaps = np.diff(np.concatenate([[hits[0] - 1], hits])).astype(float)
+        if len(hits) > 1:
+            gaps[0] = gaps[1:].mean()
+        size, interval = sizes.mean(), gaps.mean()
+        for z, q in zip(sizes, gaps, strict=True):
+            size = alpha * z + (1 - alpha) * size
+            interval = alpha * q + (1 - alpha) * interval
+        out[i] = (1 - alpha / 2) * size / max(interval, 1.0)
+    return out
 
 
 def seasonal_naive(panel: Panel, origin: int, horizon: int, season: int = 52) -> np.ndarray:
@@ -231,7 +234,7 @@ def backtest(
     cfg = config or ForecastConfig()
     H = cfg.horizon
     u = panel.units
-    P, T = u.shape
+    _P, T = u.shape
     last_origin = T - 1 - H
     origins = [last_origin - k * spacing for k in range(n_origins) if last_origin - k * spacing >= 26]
     if not origins:

@@ -134,7 +134,7 @@ def suggest_actions(
     unit_cost = np.where(np.isnan(unit_cost), col(prod, "unit_cost", np.nan), unit_cost)
     price = col(prod, "price", np.nan)
 
-    H = mean.shape[1] if mean.ndim == 2 and mean.shape[1] else 1
+    mean.shape[1] if mean.ndim == 2 and mean.shape[1] else 1
     if mean.shape[1] == 0:
         mean = np.zeros((P, 1))
         sigma = np.zeros((P, 1))

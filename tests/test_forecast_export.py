@@ -1,0 +1,88 @@
+"""Forecasts (intervals, intermittent demand, stage damping, backtest) and safe exports."""
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lifecycle_core.export import safe_cell, safe_frame, to_csv_bytes, to_excel_bytes, write
+from lifecycle_core.forecast import ForecastConfig, backtest, forecast_panel
+from lifecycle_core.panel import Panel
+
+
+def _panel(units):
+    units = np.atleast_2d(np.asarray(units, dtype=float))
+    T = units.shape[1]
+    return Panel(pd.Index([f"P{i}" for i in range(units.shape[0])], dtype="str"),
+                 pd.date_range("2023-01-02", periods=T, freq="W-MON"), "W", {"units": units}, {"units": units > 0})
+
+
+def test_flat_demand_forecasts_its_level_with_an_interval():
+    rng = np.random.default_rng(0)
+    fc = forecast_panel(_panel(rng.poisson(50, (1, 60))))
+    assert fc.mean.shape == (1, 8)
+    assert fc.mean[0].mean() == pytest.approx(50, rel=0.15)
+    assert (fc.lower <= fc.mean).all() and (fc.mean <= fc.upper).all() and (fc.lower >= 0).all()
+    assert fc.upper[0, -1] - fc.lower[0, -1] > fc.upper[0, 0] - fc.lower[0, 0]  # wider further out
+    assert fc.periods[0] == pd.Timestamp("2023-01-02") + pd.Timedelta(weeks=60)
+
+
+def test_stage_damps_or_keeps_the_trend():
+    units = np.arange(1, 41, dtype=float) * 5  # steady growth
+    p = _panel(units)
+    growth = forecast_panel(p, stage_probs=np.array([[0, 1, 0, 0]]))
+    mature = forecast_panel(p, stage_probs=np.array([[0, 0, 1, 0]]))
+    assert growth.mean[0, -1] > growth.mean[0, 0] > mature.mean[0, 0] - 1e-9
+    assert np.allclose(mature.mean[0], mature.mean[0, 0])  # Maturity: no trend
+
+
+def test_intermittent_demand_uses_croston():
+    units = np.zeros(60)
+    units[::12] = 24  # one order of 24 every 12 weeks
+    fc = forecast_panel(_panel(units))
+    assert fc.method[0] == "croston"
+    assert fc.mean[0, 0] == pytest.approx(2.0, rel=0.25)
+
+
+def test_forecast_uses_data_up_to_the_origin_only():
+    rng = np.random.default_rng(1)
+    u = rng.poisson(30, (3, 50)).astype(float)
+    a = forecast_panel(_panel(u), origin=30)
+    u2 = u.copy()
+    u2[:, 31:] = 999
+    b = forecast_panel(_panel(u2), origin=30)
+    assert np.allclose(a.mean, b.mean) and np.allclose(a.upper, b.upper)
+
+
+def test_backtest_scores_against_baselines():
+    rng = np.random.default_rng(2)
+    u = rng.poisson(np.linspace(10, 80, 80)[None, :] * np.ones((20, 1)))
+    res = backtest(_panel(u))
+    for k in ("stage_holt", "seasonal_naive", "ses"):
+        assert res[k]["mase_mean"] > 0
+    assert 0 <= res["stage_holt"]["coverage"] <= 1 and res["products_scored"] == 20 * res["origins"]
+    with pytest.raises(ValueError, match="too few"):
+        backtest(_panel(u[:, :20]))
+
+
+def test_forecast_config_is_validated():
+    with pytest.raises(ValueError, match="damping"):
+        ForecastConfig(damping=(1.2, 0, 0, 0))
+
+
+@pytest.mark.parametrize("text", ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "=HYPERLINK(\"http://x\",\"y\")", "\t=1"])
+def test_formula_injection_is_escaped(text):
+    assert safe_cell(text) == "'" + text
+
+
+def test_plain_text_and_numbers_untouched(tmp_path):
+    assert safe_cell("Red mug") == "Red mug" and safe_cell(-5) == -5
+    frame = pd.DataFrame({"title": ["=cmd|' /C calc'!A0", "ok"], "qty": [-3, 4]})
+    safe = safe_frame(frame)
+    assert safe["title"].tolist() == ["'=cmd|' /C calc'!A0", "ok"] and safe["qty"].tolist() == [-3, 4]
+    csv = to_csv_bytes(frame).decode("utf-8-sig")
+    assert "'=cmd" in csv and "\n-3" not in csv.replace(",-3", "")
+    back = pd.read_excel(io.BytesIO(to_excel_bytes(frame)))
+    assert back["title"][0] == "'=cmd|' /C calc'!A0" and back["qty"][0] == -3
+    assert write(frame, tmp_path / "x.xlsx").exists() and write(frame, tmp_path / "x.csv").read_bytes().startswith(b"\xef\xbb\xbf")
