@@ -179,7 +179,7 @@ def _croston_sba(y: np.ndarray, alpha: float) -> np.ndarray:
     Sizes and intervals start from their averages over the history (up to the origin), then are
     smoothed in time order, so a short history does not drag the rate towards its first gap.
     """
-    P, T = y.shape
+    P = y.shape[0]
     out = np.zeros(P)
     for i in range(P):
         hits = np.flatnonzero(y[i] > 0)

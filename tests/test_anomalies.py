@@ -17,8 +17,13 @@ def _panel(units: np.ndarray, returns: np.ndarray | None = None, orders: np.ndar
         vals["returns"] = returns.astype(float)
     if orders is not None:
         vals["orders"] = orders.astype(float)
-    return Panel(pd.Index([f"P{i}" for i in range(P)], dtype="str"), pd.date_range("2024-01-01", periods=T, freq="W-MON"),
-                 "W", vals, {k: np.ones_like(v, bool) for k, v in vals.items()})
+    return Panel(
+        pd.Index([f"P{i}" for i in range(P)], dtype="str"),
+        pd.date_range("2024-01-01", periods=T, freq="W-MON"),
+        "W",
+        vals,
+        {k: np.ones_like(v, bool) for k, v in vals.items()},
+    )
 
 
 def _clean(P=60, seed=0):
@@ -86,8 +91,16 @@ def test_planted_bulk_order_in_invoice_lines():
     rng = np.random.default_rng(1)
     rows = []
     for k in range(300):
-        rows.append(("P1", pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(k % 200)), f"INV{k}", f"c{k % 40}",
-                     float(rng.integers(1, 13)), False))
+        rows.append(
+            (
+                "P1",
+                pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(k % 200)),
+                f"INV{k}",
+                f"c{k % 40}",
+                float(rng.integers(1, 13)),
+                False,
+            )
+        )
     rows.append(("P1", pd.Timestamp("2024-05-06"), "BIG1", "c_whale", 5000.0, False))
     tx = pd.DataFrame(rows, columns=["product_id", "timestamp", "invoice_id", "customer_id", "quantity", "is_return"])
     units, returns = _clean(P=3)
@@ -110,7 +123,9 @@ def test_bulk_buying_from_aggregated_sales():
 
 
 def test_flagged_rows_can_be_left_out():
-    frame = pd.DataFrame({"product_id": ["P1", "P1", "P2"], "period": pd.to_datetime(["2024-01-01", "2024-01-08", "2024-01-01"])})
+    frame = pd.DataFrame(
+        {"product_id": ["P1", "P1", "P2"], "period": pd.to_datetime(["2024-01-01", "2024-01-08", "2024-01-01"])}
+    )
     flags = pd.DataFrame({"product_id": ["P1"], "period": pd.to_datetime(["2024-01-08"]), "type": ["spike"]})
     assert flagged_mask(frame, flags).tolist() == [False, True, False]
     assert not flagged_mask(frame, flags, types=("drop",)).any()

@@ -158,3 +158,22 @@ def test_label_and_evaluate_cli(demo_ws):
     assert "macro_f1" in res["baselines"]["majority"]
     r = _cli("evaluate", "--workspace", str(demo_ws.root), "--dataset", "nope")
     assert r.returncode == 1 and "no dataset named 'nope'" in r.stderr
+
+
+def test_actions_anomalies_and_backtest_cli(demo_ws, tmp_path):
+    out = tmp_path / "actions.xlsx"
+    r = _cli("actions", "--workspace", str(demo_ws.root), "--dataset", "demo", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    acts = pd.read_excel(out)
+    assert len(acts) > 0 and set(acts["action"]) <= {"restock", "promote", "hold", "clearance", "watch"}
+    assert {"quantity", "markdown_pct", "reason_en", "reason_zh", "cover_before", "capital"} <= set(acts.columns)
+    assert "units to order" in r.stdout
+    out2 = tmp_path / "anomalies.csv"
+    r = _cli("anomalies", "--workspace", str(demo_ws.root), "--dataset", "demo", "--out", str(out2), "--top", "2")
+    assert r.returncode == 0, r.stderr
+    flags = pd.read_csv(out2, encoding="utf-8-sig")
+    assert {"product_id", "period", "type", "score", "reason_en", "reason_zh"} <= set(flags.columns)
+    r = _cli("backtest", "--workspace", str(demo_ws.root), "--dataset", "demo", "--json")
+    assert r.returncode == 0, r.stderr
+    bt = json.loads(r.stdout)
+    assert {"stage_holt", "ses", "seasonal_naive"} <= set(bt) and 0 <= bt["stage_holt"]["coverage"] <= 1

@@ -14,8 +14,13 @@ from lifecycle_core.panel import Panel
 def _panel(units):
     units = np.atleast_2d(np.asarray(units, dtype=float))
     T = units.shape[1]
-    return Panel(pd.Index([f"P{i}" for i in range(units.shape[0])], dtype="str"),
-                 pd.date_range("2023-01-02", periods=T, freq="W-MON"), "W", {"units": units}, {"units": units > 0})
+    return Panel(
+        pd.Index([f"P{i}" for i in range(units.shape[0])], dtype="str"),
+        pd.date_range("2023-01-02", periods=T, freq="W-MON"),
+        "W",
+        {"units": units},
+        {"units": units > 0},
+    )
 
 
 def test_flat_demand_forecasts_its_level_with_an_interval():
@@ -71,7 +76,7 @@ def test_forecast_config_is_validated():
         ForecastConfig(damping=(1.2, 0, 0, 0))
 
 
-@pytest.mark.parametrize("text", ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "=HYPERLINK(\"http://x\",\"y\")", "\t=1"])
+@pytest.mark.parametrize("text", ["=1+1", "+SUM(A1)", "-2+3", "@cmd", '=HYPERLINK("http://x","y")', "\t=1"])
 def test_formula_injection_is_escaped(text):
     assert safe_cell(text) == "'" + text
 
@@ -85,4 +90,6 @@ def test_plain_text_and_numbers_untouched(tmp_path):
     assert "'=cmd" in csv and "\n-3" not in csv.replace(",-3", "")
     back = pd.read_excel(io.BytesIO(to_excel_bytes(frame)))
     assert back["title"][0] == "'=cmd|' /C calc'!A0" and back["qty"][0] == -3
-    assert write(frame, tmp_path / "x.xlsx").exists() and write(frame, tmp_path / "x.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    assert write(frame, tmp_path / "x.xlsx").exists() and write(frame, tmp_path / "x.csv").read_bytes().startswith(
+        b"\xef\xbb\xbf"
+    )

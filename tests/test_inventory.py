@@ -12,15 +12,43 @@ from lifecycle_core.inventory import InventoryPolicy, suggest_actions
 STAGE_P = {"intro": [1, 0, 0, 0], "growth": [0, 1, 0, 0], "maturity": [0, 0, 1, 0], "decline": [0, 0, 0, 1]}
 
 
-def _case(stage="maturity", demand=10.0, sigma=3.0, on_hand=5.0, on_order=0.0, lead_days=21.0, moq=0.0,
-          price=20.0, unit_cost=8.0, H=8, inventory=True, policy=None, probs=None):
-    products = pd.DataFrame({"product_id": ["A"], "title": ["Mug"], "category": ["Kitchen"], "price": [price],
-                             "unit_cost": [unit_cost]})
+def _case(
+    stage="maturity",
+    demand=10.0,
+    sigma=3.0,
+    on_hand=5.0,
+    on_order=0.0,
+    lead_days=21.0,
+    moq=0.0,
+    price=20.0,
+    unit_cost=8.0,
+    H=8,
+    inventory=True,
+    policy=None,
+    probs=None,
+):
+    products = pd.DataFrame(
+        {"product_id": ["A"], "title": ["Mug"], "category": ["Kitchen"], "price": [price], "unit_cost": [unit_cost]}
+    )
     fc = pd.DataFrame({"product_id": "A", "step": np.arange(1, H + 1), "mean": demand, "sigma": sigma})
-    sp = pd.DataFrame([["A", *(probs or STAGE_P[stage])]],
-                      columns=["product_id", "p_introduction", "p_growth", "p_maturity", "p_decline"])
-    inv = pd.DataFrame({"product_id": ["A"], "on_hand": [on_hand], "on_order": [on_order], "lead_time_days": [lead_days],
-                        "unit_cost": [unit_cost], "min_order_qty": [moq]}) if inventory else None
+    sp = pd.DataFrame(
+        [["A", *(probs or STAGE_P[stage])]],
+        columns=["product_id", "p_introduction", "p_growth", "p_maturity", "p_decline"],
+    )
+    inv = (
+        pd.DataFrame(
+            {
+                "product_id": ["A"],
+                "on_hand": [on_hand],
+                "on_order": [on_order],
+                "lead_time_days": [lead_days],
+                "unit_cost": [unit_cost],
+                "min_order_qty": [moq],
+            }
+        )
+        if inventory
+        else None
+    )
     return suggest_actions(products, fc, sp, inv, policy=policy).iloc[0]
 
 
@@ -45,7 +73,9 @@ def test_growth_uses_the_higher_service_level_and_the_trend():
     assert fc_growth.safety_stock > fc_mat.safety_stock
     products = pd.DataFrame({"product_id": ["A"], "title": ["x"], "price": [10.0], "unit_cost": [4.0]})
     rising = pd.DataFrame({"product_id": "A", "step": np.arange(1, 9), "mean": 10.0 + 5 * np.arange(8), "sigma": 2.0})
-    sp = pd.DataFrame([["A", 0, 1, 0, 0]], columns=["product_id", "p_introduction", "p_growth", "p_maturity", "p_decline"])
+    sp = pd.DataFrame(
+        [["A", 0, 1, 0, 0]], columns=["product_id", "p_introduction", "p_growth", "p_maturity", "p_decline"]
+    )
     inv = pd.DataFrame({"product_id": ["A"], "on_hand": [0.0], "lead_time_days": [14.0]})
     r = suggest_actions(products, rising, sp, inv).iloc[0]
     # Forecast over lead time + review (3 periods) follows the trend: 10 + 15 + 20.
