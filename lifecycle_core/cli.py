@@ -202,7 +202,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_dataset
     from .store import Workspace
 
-    res = evaluate_dataset(Workspace(args.workspace), args.dataset, rules=_rules(args))
+    res = evaluate_dataset(
+        Workspace(args.workspace), args.dataset, rules=_rules(args), exclude_anomalies=args.exclude_anomalies
+    )
     if args.json:
         print(json.dumps(res, ensure_ascii=False))
         return EXIT_OK
@@ -319,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True)
     p.add_argument("--rule", default="level", choices=["level", "bass"])
     p.add_argument("--horizon", type=int, default=8)
+    p.add_argument("--exclude-anomalies", action="store_true", help="leave anomalous product-periods out of training")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 

@@ -85,9 +85,13 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict:
     }
 
 
-def _score_models(frame: pd.DataFrame, split: np.ndarray, models: dict[str, Callable[[], object]]) -> dict:
+def _score_models(
+    frame: pd.DataFrame, split: np.ndarray, models: dict[str, Callable[[], object]], drop: np.ndarray | None = None
+) -> dict:
     labeled = frame["stage"].to_numpy() >= 0
     train = labeled & (split == TRAIN)
+    if drop is not None:
+        train &= ~drop  # anomalous product-periods are left out of training, never out of testing
     test = labeled & (split == TEST)
     out = {}
     X = frame[list(FEATURES)]
@@ -109,11 +113,14 @@ def evaluate_dataset(
     split_config: SplitConfig | None = None,
     feature_config: FeatureConfig | None = None,
     extra_models: dict[str, Callable[[], object]] | None = None,
+    exclude_anomalies: bool = False,
 ) -> dict:
     """Score every baseline (and ``extra_models``) on the time split and on the product split.
 
     Returns ``{"dataset", "rule", "split": "time", "n_train", "n_val", "n_test", "baselines": {...},
     "product_split": {"split": "product", ..., "baselines": {...}, "cold_start_first_8": {...}}}``.
+    With ``exclude_anomalies`` the product-periods flagged by anomalies.detect_anomalies (spikes, drops,
+    bulk orders, return waves) are removed from the training rows.
     """
     rules = rules or LabelRules()
     split_config = split_config or SplitConfig()
@@ -125,17 +132,26 @@ def evaluate_dataset(
     T = ex.labels.panel.shape[1]
     ts = time_split(frame["t"].to_numpy(), T, horizon=rules.horizon, config=split_config)
     ps = product_split(frame["product_id"].to_numpy(), config=split_config)
+    drop = None
+    if exclude_anomalies:
+        from .anomalies import detect_anomalies, flagged_mask
+
+        info = ws.dataset(name)
+        tx = ws.load_table(name, "transactions") if "transactions" in info.tables else None
+        flags = detect_anomalies(ex.labels.panel, ex.labels.stage.astype(int), ex.labels.active, transactions=tx)
+        drop = flagged_mask(frame, flags)
     result = {
         "dataset": name,
         "rule": rules.rule,
         "labeled": int(labeled.sum()),
         "split": "time",
         **_sizes(ts, labeled),
-        "baselines": _score_models(frame, ts, models),
+        "excluded_from_training": int(drop.sum()) if drop is not None else 0,
+        "baselines": _score_models(frame, ts, models, drop),
         "product_split": {
             "split": "product",
             **_sizes(ps, labeled),
-            "baselines": _score_models(frame, ps, models),
+            "baselines": _score_models(frame, ps, models, drop),
         },
     }
     # Cold start: unseen products in their first 8 periods, when only text and a few weeks exist.
@@ -143,7 +159,7 @@ def evaluate_dataset(
     early[(frame["age"].to_numpy() >= 8) & (ps == TEST)] = "late"
     result["product_split"]["cold_start_first_8"] = {
         "n_test": int((labeled & (early == TEST)).sum()),
-        "baselines": _score_models(frame, early, models),
+        "baselines": _score_models(frame, early, models, drop),
     }
     return result
 

@@ -177,3 +177,21 @@ def test_actions_anomalies_and_backtest_cli(demo_ws, tmp_path):
     assert r.returncode == 0, r.stderr
     bt = json.loads(r.stdout)
     assert {"stage_holt", "ses", "seasonal_naive"} <= set(bt) and 0 <= bt["stage_holt"]["coverage"] <= 1
+
+
+def test_flagged_rows_are_left_out_of_training(demo_ws, monkeypatch):
+    import lifecycle_core.anomalies as an
+
+    seen = {}
+    real = an.flagged_mask
+
+    def spy(frame, flags, *a, **k):
+        m = real(frame, flags, *a, **k)
+        seen["n"] = int(m.sum())
+        return m
+
+    monkeypatch.setattr(an, "flagged_mask", spy)
+    r = evaluate_dataset(demo_ws, "demo", exclude_anomalies=True)
+    assert r["excluded_from_training"] == seen["n"] > 0
+    plain = evaluate_dataset(demo_ws, "demo")
+    assert plain["excluded_from_training"] == 0 and plain["n_test"] == r["n_test"]
