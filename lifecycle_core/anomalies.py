@@ -60,43 +60,38 @@ def _stage_names(stage_id: int) -> tuple[str, str]:
     return f"{s.label('en')} stage", s.label("zh")
 
 
+def _median_mad(view: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median and MAD over the last axis of ``view`` (P, T, window), NaN ignored; NaN below 3 values."""
+    import warnings
+
+    n = np.sum(~np.isnan(view), axis=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows are expected at the edges
+        med = np.nanmedian(view, axis=2)
+        mad = np.nanmedian(np.abs(view - med[..., None]), axis=2)
+    med[n < 3] = np.nan
+    return med, mad
+
+
 def _neighbour_median_mad(x: np.ndarray, half: int) -> tuple[np.ndarray, np.ndarray]:
-    """Median and MAD of the periods around t (``half`` before and ``half`` after, t itself excluded,
-    NaN cells ignored; NaN until 3 values exist). Shapes (P, T).
+    """Median and MAD of the periods around t (``half`` before and ``half`` after, t itself excluded).
 
     Judging a period against both sides means a ramp-up or the end of a product's sales is not an
     outlier, while a one-off jump or a gap in the middle of steady sales is. At the end of the data only
     the past is there, so the latest periods are judged against their history.
     """
-    import warnings
-
-    _P, T = x.shape
+    T = x.shape[1]
     pad = np.pad(x.astype(float), ((0, 0), (half, half)), constant_values=np.nan)
     view = np.lib.stride_tricks.sliding_window_view(pad, 2 * half + 1, axis=1)[:, :T].copy()
     view[:, :, half] = np.nan  # leave t out
-    n = np.sum(~np.isnan(view), axis=2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        med = np.nanmedian(view, axis=2)
-        mad = np.nanmedian(np.abs(view - med[..., None]), axis=2)
-    med[n < 3] = np.nan
-    return med, mad
+    return _median_mad(view)
 
 
 def _rolling_median_mad(x: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Median and MAD of the ``window`` periods *before* t (NaN until there are 3). Shapes (P, T)."""
-    import warnings
-
-    _P, T = x.shape
+    """Median and MAD of the ``window`` periods *before* t. Shapes (P, T)."""
+    T = x.shape[1]
     pad = np.pad(x.astype(float), ((0, 0), (window, 0)), constant_values=np.nan)[:, : T + window - 1]
-    view = np.lib.stride_tricks.sliding_window_view(pad, window, axis=1)[:, :T]
-    n = np.sum(~np.isnan(view), axis=2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        med = np.nanmedian(view, axis=2)
-        mad = np.nanmedian(np.abs(view - med[..., None]), axis=2)
-    med[n < 3] = np.nan
-    return med, mad
+    return _median_mad(np.lib.stride_tricks.sliding_window_view(pad, window, axis=1)[:, :T])
 
 
 def spikes_and_drops(panel: Panel, stages: np.ndarray, active: np.ndarray, policy: AnomalyPolicy) -> pd.DataFrame:

@@ -146,13 +146,7 @@ def suggest_actions(
     order_up_to = _sum_ahead(mean, L + pol.review_period) + safety
     position = on_hand + on_order
     demand_L = _sum_ahead(mean, L)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cover_before = np.where(per_period > 0, position / per_period, np.inf)
-        risk_before = np.where(
-            sig1 > 0,
-            1 - norm.cdf((position - demand_L) / (sig1 * np.sqrt(np.maximum(L, 1e-9)))),
-            (demand_L > position).astype(float),
-        )
+    cover_before, risk_before = _cover_and_risk(position, per_period, demand_L, sig1, L)
 
     action = np.full(P, "hold", dtype=object)
     qty = np.zeros(P)
@@ -202,13 +196,7 @@ def suggest_actions(
                 action[i] = "clearance"
 
     after = position + np.where(action == "restock", qty, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cover_after = np.where(per_period > 0, after / per_period, np.inf)
-        risk_after = np.where(
-            sig1 > 0,
-            1 - norm.cdf((after - demand_L) / (sig1 * np.sqrt(np.maximum(L, 1e-9)))),
-            (demand_L > after).astype(float),
-        )
+    cover_after, risk_after = _cover_and_risk(after, per_period, demand_L, sig1, L)
     weeks = period_days / 7.0
     out = pd.DataFrame(
         {
@@ -243,6 +231,19 @@ def suggest_actions(
     out.insert(9, "reason_en", [r[0] for r in reasons])
     out.insert(10, "reason_zh", [r[1] for r in reasons])
     return out
+
+
+def _cover_and_risk(stock, per_period, demand_L, sigma, L):
+    """Periods of cover at forecast demand, and P(demand over the lead time exceeds ``stock``) under a
+    normal approximation (a step function when there is no uncertainty). Shapes (P,)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cover = np.where(per_period > 0, stock / per_period, np.inf)
+        risk = np.where(
+            sigma > 0,
+            1 - norm.cdf((stock - demand_L) / (sigma * np.sqrt(np.maximum(L, 1e-9)))),
+            (demand_L > stock).astype(float),
+        )
+    return cover, risk
 
 
 def _ladder(demand: float, on_hand: float, periods: float, price: float, floor: float, pol: InventoryPolicy):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lifecycle_core import export
 from lifecycle_core.stages import Stage
-from ui import data, state
+from ui import data, state, widgets
 from ui.state import tr
 
 state.page_setup()
@@ -73,18 +72,4 @@ cols = {
     "reason": tr("actions.col.reason"),
 }
 st.dataframe(shown[list(cols)].rename(columns=cols), hide_index=True, width="stretch", height=480)
-d1, d2 = st.columns(2)
-d1.download_button(
-    tr("common.download_csv"),
-    export.to_csv_bytes(view),
-    file_name=f"actions_{info.name}.csv",
-    mime="text/csv",
-    key="actions_csv",
-)
-d2.download_button(
-    tr("common.download_xlsx"),
-    export.to_excel_bytes(view, "actions"),
-    file_name=f"actions_{info.name}.xlsx",
-    key="actions_xlsx",
-    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-)
+widgets.download_buttons(view, f"actions_{info.name}", "actions", key="actions")

@@ -7,9 +7,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from lifecycle_core import export
 from lifecycle_core.anomalies import TYPES
-from ui import data, state
+from ui import data, state, widgets
 from ui.state import tr
 
 state.page_setup()
@@ -60,21 +59,7 @@ cols = {
     "reason": tr("anomalies.col.reason"),
 }
 st.dataframe(table[list(cols)].rename(columns=cols).head(5000), hide_index=True, width="stretch", height=360)
-d1, d2 = st.columns(2)
-d1.download_button(
-    tr("common.download_csv"),
-    export.to_csv_bytes(view),
-    file_name=f"anomalies_{info.name}.csv",
-    mime="text/csv",
-    key="anomalies_csv",
-)
-d2.download_button(
-    tr("common.download_xlsx"),
-    export.to_excel_bytes(view, "anomalies"),
-    file_name=f"anomalies_{info.name}.xlsx",
-    key="anomalies_xlsx",
-    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-)
+widgets.download_buttons(view, f"anomalies_{info.name}", "anomalies", key="anomalies")
 
 st.subheader(tr("anomalies.drill"))
 products = view["product_id"].drop_duplicates().tolist()

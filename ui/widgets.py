@@ -1,0 +1,30 @@
+"""Small Streamlit widgets shared by pages."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from lifecycle_core import export
+from ui.state import tr
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def download_buttons(frame: pd.DataFrame, stem: str, sheet: str, key: str) -> None:
+    """CSV and Excel downloads of ``frame`` side by side, safe against formula injection."""
+    c1, c2 = st.columns(2)
+    c1.download_button(
+        tr("common.download_csv"),
+        export.to_csv_bytes(frame),
+        file_name=f"{stem}.csv",
+        mime="text/csv",
+        key=f"{key}_csv",
+    )
+    c2.download_button(
+        tr("common.download_xlsx"),
+        export.to_excel_bytes(frame, sheet),
+        file_name=f"{stem}.xlsx",
+        mime=XLSX_MIME,
+        key=f"{key}_xlsx",
+    )
