@@ -16,4 +16,11 @@ pages = [
     st.Page("pages/actions.py", title=state.tr("nav.actions"), icon="📦", url_path="actions"),
     st.Page("pages/anomalies.py", title=state.tr("nav.anomalies"), icon="🚨", url_path="anomalies"),
 ]
-st.navigation(pages).run()
+# Our own sidebar links instead of Streamlit's automatic navigation: with a `pages/` folder next to
+# app.py, the first session after a server start would otherwise list the folder's files ("app",
+# "actions", ...) instead of these pages (the legacy multipage mode is decided before app.py runs).
+page = st.navigation(pages, position="hidden")
+for p in pages:
+    st.sidebar.page_link(p)
+st.sidebar.divider()
+page.run()

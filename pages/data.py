@@ -82,6 +82,7 @@ files = st.file_uploader(
     tr("data.upload.label"),
     type=["csv", "tsv", "txt", "gz", "xlsx", "parquet"],
     accept_multiple_files=True,
+    max_upload_size=int(defaults.limits.max_file_bytes // MIB),  # the core's limit, whatever the config says
     key="uploader",
 )
 uploads: dict = st.session_state.setdefault(state.UPLOADS, {})
