@@ -30,12 +30,13 @@ actions = c1.multiselect(
     key=f"act_filter.{lang}",
 )
 cats = sorted(c for c in table["category"].dropna().unique()) if "category" in table else []
-chosen_cats = c2.multiselect(tr("common.category"), cats, key="act_cats")
+chosen_cats = c2.multiselect(tr("common.category"), cats, key="act_cats", placeholder=tr("common.all"))
 stages = c3.multiselect(
     tr("common.stage"),
     [int(s) for s in Stage],
     format_func=lambda s, _l=lang: Stage(s).label(_l),
     key=f"act_stages.{lang}",
+    placeholder=tr("common.all"),
 )
 view = table[table["action"].isin(actions)] if actions else table
 if chosen_cats:
@@ -57,6 +58,8 @@ shown = view.assign(
     action_name=[tr(f"actions.action.{a}") for a in view["action"]],
     reason=view[f"reason_{lang}"],
 )
+# No demand means no finite cover: show an empty cell rather than "Infinity".
+shown = shown.replace([float("inf")], float("nan"))
 cols = {
     "product_id": tr("common.product"),
     "title": tr("actions.col.title"),
