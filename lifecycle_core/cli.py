@@ -273,6 +273,14 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _dataset_args(p: argparse.ArgumentParser) -> None:
+    """The options of every command that works on a stored dataset."""
+    p.add_argument("--workspace", required=True)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--rule", default="level", choices=["level", "bass"], help="label rule family")
+    p.add_argument("--horizon", type=int, default=8, help="label confirmation window h, in periods")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m lifecycle_core", description="Lifecycle Studio command line")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -309,44 +317,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_datasets)
 
     p = sub.add_parser("label", help="derive stage labels from sales curves and report them")
-    p.add_argument("--workspace", required=True)
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--rule", default="level", choices=["level", "bass"])
-    p.add_argument("--horizon", type=int, default=8, help="confirmation window h, in periods")
+    _dataset_args(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_label)
 
     p = sub.add_parser("evaluate", help="score the baselines on the time and the product split")
-    p.add_argument("--workspace", required=True)
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--rule", default="level", choices=["level", "bass"])
-    p.add_argument("--horizon", type=int, default=8)
+    _dataset_args(p)
     p.add_argument("--exclude-anomalies", action="store_true", help="leave anomalous product-periods out of training")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("actions", help="restock / promote / clearance suggestions for every product")
-    p.add_argument("--workspace", required=True)
-    p.add_argument("--dataset", required=True)
+    _dataset_args(p)
     p.add_argument("--out", required=True, help="a .csv or .xlsx file")
-    p.add_argument("--rule", default="level", choices=["level", "bass"])
-    p.add_argument("--horizon", type=int, default=8)
     p.set_defaults(func=cmd_actions)
 
     p = sub.add_parser("anomalies", help="bulk buying, abnormal returns, spikes and drops")
-    p.add_argument("--workspace", required=True)
-    p.add_argument("--dataset", required=True)
+    _dataset_args(p)
     p.add_argument("--out", required=True, help="a .csv or .xlsx file")
     p.add_argument("--top", type=int, default=10, help="print this many of the strongest flags")
-    p.add_argument("--rule", default="level", choices=["level", "bass"])
-    p.add_argument("--horizon", type=int, default=8)
     p.set_defaults(func=cmd_anomalies)
 
     p = sub.add_parser("backtest", help="rolling-origin backtest of the demand forecast")
-    p.add_argument("--workspace", required=True)
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--rule", default="level", choices=["level", "bass"])
-    p.add_argument("--horizon", type=int, default=8)
+    _dataset_args(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_backtest)
 

@@ -8,13 +8,8 @@ from lifecycle_core.stages import Stage
 from ui import data, state, widgets
 from ui.state import tr
 
-state.page_setup()
+info = state.analysis_page("actions")
 lang = state.lang()
-st.title(tr("actions.title"))
-st.caption(tr("actions.intro"))
-info = state.dataset_selector()
-if info is None:
-    st.stop()
 
 with st.spinner(tr("common.computing")):
     table, has_inventory = data.actions(str(state.workspace().root), info.name, info.id)

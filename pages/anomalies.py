@@ -11,13 +11,8 @@ from lifecycle_core.anomalies import TYPES
 from ui import data, state, widgets
 from ui.state import tr
 
-state.page_setup()
+info = state.analysis_page("anomalies")
 lang = state.lang()
-st.title(tr("anomalies.title"))
-st.caption(tr("anomalies.intro"))
-info = state.dataset_selector()
-if info is None:
-    st.stop()
 root = str(state.workspace().root)
 with st.spinner(tr("common.computing")):
     flags = data.anomalies(root, info.name, info.id)

@@ -73,3 +73,13 @@ def test_anomalies_page_in_chinese(app):
     assert len(app.get("plotly_chart")) >= 1
     table = app.dataframe[0].value
     assert "原因" in table.columns
+
+
+@pytest.mark.parametrize("page", ["pages/actions.py", "pages/anomalies.py"])
+def test_analysis_pages_on_an_empty_workspace_point_to_the_data_page(tmp_path, monkeypatch, page):
+    monkeypatch.setenv("LIFECYCLE_WORKSPACE", str(tmp_path / "empty"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception
+    assert "No dataset yet" in at.info[0].value

@@ -107,3 +107,15 @@ def dataset_selector():
         args=(f"{DATASET}.{lang()}", DATASET_STORE),
     )
     return ws.dataset(name)
+
+
+def analysis_page(key: str):
+    """Header of a page that analyses one dataset: sidebar, title, intro and the dataset picker.
+    Stops the page (after saying why) when the workspace has no dataset yet."""
+    page_setup()
+    st.title(tr(f"{key}.title"))
+    st.caption(tr(f"{key}.intro"))
+    info = dataset_selector()
+    if info is None:
+        st.stop()
+    return info
