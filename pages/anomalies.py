@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
@@ -44,7 +45,11 @@ fig = px.bar(
 fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), legend_title_text="")
 st.plotly_chart(fig, width="stretch", key="an_timeline")
 
-table = view.assign(type_name=[tr(f"anomalies.type.{t}") for t in view["type"]], reason=view[f"reason_{lang}"])
+table = view.assign(
+    type_name=[tr(f"anomalies.type.{t}") for t in view["type"]],
+    reason=view[f"reason_{lang}"],
+    period=pd.to_datetime(view["period"]).dt.date,
+)
 cols = {
     "product_id": tr("common.product"),
     "title": tr("actions.col.title"),
