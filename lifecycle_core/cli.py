@@ -273,6 +273,47 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from .store import Workspace
+    from .train import TrainConfig, train
+
+    try:
+        cfg = TrainConfig(
+            base_model=args.base_model or "",
+            mode="frozen" if args.freeze_encoder else "full",
+            epochs=args.epochs,
+            max_steps=args.max_steps,
+            batch_size=args.batch_size,
+            learning_rate=args.learning_rate,
+            max_length=args.max_length,
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    ws = Workspace(args.workspace)
+    out = ws.root / "models" / args.model_name
+    if out.exists() and not args.resume:
+        print(
+            f"error: a model named {args.model_name!r} exists in {out.parent}; choose another name or --resume",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    res = train(
+        ws,
+        args.dataset,
+        cfg,
+        output_dir=out,
+        resume=args.resume,
+        rules=_rules(args),
+        progress=_progress_printer(args.quiet),
+    )
+    m = res.metrics
+    print(f"model {args.model_name!r} saved in {out / 'model'} after {res.steps} steps ({res.seconds:,.0f} s)")
+    print(f"  validation macro-F1 {m['macro_f1']}  accuracy {m['accuracy']}  ECE {m['ece']}")
+    return EXIT_OK
+
+
 def _dataset_args(p: argparse.ArgumentParser) -> None:
     """The options of every command that works on a stored dataset."""
     p.add_argument("--workspace", required=True)
@@ -342,6 +383,21 @@ def build_parser() -> argparse.ArgumentParser:
     _dataset_args(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_backtest)
+
+    p = sub.add_parser("train", help="fine-tune the stage model on a dataset (Hugging Face Trainer)")
+    _dataset_args(p)
+    p.add_argument("--model-name", required=True, help="folder name under WORKSPACE/models")
+    p.add_argument("--base-model", help="local folder or hub id (default: the packaged MiniLM)")
+    p.add_argument("--epochs", type=float, default=3.0)
+    p.add_argument("--max-steps", type=int, default=-1, help="overrides --epochs when > 0")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--learning-rate", type=float, default=5e-5)
+    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--freeze-encoder", action="store_true", help="train only the numeric MLP and the heads")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("delete-dataset", help="delete a dataset and its files")
     p.add_argument("--workspace", required=True)
