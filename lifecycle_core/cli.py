@@ -314,6 +314,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    from . import export
+    from .model import LifecycleModel
+    from .predict import model_dir, score_dataset
+    from .store import Workspace
+
+    ws = Workspace(args.workspace)
+    try:
+        folder = model_dir(ws, args.model)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    preds = score_dataset(ws, args.dataset, LifecycleModel.load(folder), latest_only=args.latest)
+    export.write(preds, args.out, sheet="predictions")
+    print(f"{len(preds):,} predictions -> {args.out}")
+    for stage, n in preds["stage_en"].value_counts().items():
+        print(f"  {stage:<13}{n:>9,}")
+    return EXIT_OK
+
+
 def _dataset_args(p: argparse.ArgumentParser) -> None:
     """The options of every command that works on a stored dataset."""
     p.add_argument("--workspace", required=True)
@@ -398,6 +418,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("predict", help="score every product-period with a trained model")
+    _dataset_args(p)
+    p.add_argument("--model", required=True, help="a model name under WORKSPACE/models, or a model folder")
+    p.add_argument("--out", required=True, help="a .csv or .xlsx file")
+    p.add_argument("--latest", action="store_true", help="only each product's latest period")
+    p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("delete-dataset", help="delete a dataset and its files")
     p.add_argument("--workspace", required=True)

@@ -140,3 +140,25 @@ def test_cli_train_with_the_packaged_model(small, tmp_path):
     assert (small.root / "models" / "cli" / "model" / "model.safetensors").exists()
     again = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
     assert again.returncode == 2 and "exists" in again.stderr
+
+
+def test_trained_model_scores_every_product_period(small, tmp_path):
+    from lifecycle_core.predict import model_dir, score_dataset
+
+    enc, tok = tiny_parts()
+    train(
+        small,
+        "demo",
+        TrainConfig(max_steps=2, batch_size=16, max_length=32),
+        output_dir=small.root / "models" / "t",
+        encoder=enc,
+        tokenizer=tok,
+    )
+    folder = model_dir(small, "t")
+    preds = score_dataset(small, "demo", LifecycleModel.load(folder))
+    probs = preds[["p_introduction", "p_growth", "p_maturity", "p_decline"]].to_numpy()
+    assert np.allclose(probs.sum(axis=1), 1) and (preds["next_demand"] >= 0).all()
+    latest = score_dataset(small, "demo", LifecycleModel.load(folder), latest_only=True)
+    assert latest["product_id"].is_unique and len(latest) == preds["product_id"].nunique()
+    with pytest.raises(FileNotFoundError, match="no trained model 'nope'"):
+        model_dir(small, "nope")
