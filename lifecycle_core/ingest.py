@@ -322,31 +322,20 @@ def _check_range(frame, fname, lo, hi, report, file, tm, expected) -> None:
         return
     v = frame[fname]
     col = tm.source_of(fname) or fname
-    if lo is not None:
-        bad = v < lo
-        if bad.any():
+    for bound, bad, code, word, op in (
+        (lo, v < lo if lo is not None else None, "below_minimum", "below", ">="),
+        (hi, v > hi if hi is not None else None, "above_maximum", "above", "<="),
+    ):
+        if bound is not None and bad.any():
             report.rows(
                 ERROR,
-                f"{fname}_below_minimum",
-                f"{fname} below {lo:g}",
+                f"{fname}_{code}",
+                f"{fname} {word} {bound:g}",
                 file=file,
                 column=col,
                 rows=frame.loc[bad, "_row"],
                 values=v[bad],
-                expected=expected or f"{fname} >= {lo:g}",
-            )
-    if hi is not None:
-        bad = v > hi
-        if bad.any():
-            report.rows(
-                ERROR,
-                f"{fname}_above_maximum",
-                f"{fname} above {hi:g}",
-                file=file,
-                column=col,
-                rows=frame.loc[bad, "_row"],
-                values=v[bad],
-                expected=expected or f"{fname} <= {hi:g}",
+                expected=expected or f"{fname} {op} {bound:g}",
             )
 
 

@@ -38,3 +38,21 @@ def snapshot(ws: Workspace) -> dict:
     finally:
         con.close()
     return {"files": files, "rows": rows}
+
+
+def tiny_bert(vocab_size: int, seed: int = 0):
+    """A 2-layer BERT with hidden size 32, built from a config (no weights downloaded), for fast model tests."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(seed)
+    return BertModel(
+        BertConfig(
+            vocab_size=vocab_size,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=128,
+        )
+    )

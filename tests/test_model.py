@@ -7,9 +7,11 @@ import json
 import numpy as np
 import pytest
 import torch
-from transformers import AutoTokenizer, BertConfig, BertModel
+from transformers import AutoTokenizer
 
 from lifecycle_core.model import FeatureScaler, LifecycleModel, ModelConfig, batch_texts, default_encoder_path
+
+from .conftest import tiny_bert
 
 
 @pytest.fixture(scope="module")
@@ -18,17 +20,7 @@ def tokenizer():
 
 
 def tiny(tokenizer, n_features=3, seed=0):
-    torch.manual_seed(seed)
-    enc = BertModel(
-        BertConfig(
-            vocab_size=tokenizer.vocab_size,
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=64,
-            max_position_embeddings=128,
-        )
-    )
+    enc = tiny_bert(tokenizer.vocab_size, seed=seed)
     cfg = ModelConfig(
         base_model="tiny",
         feature_names=tuple(f"f{i}" for i in range(n_features)),

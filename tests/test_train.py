@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from transformers import AutoTokenizer, BertConfig, BertModel
+from transformers import AutoTokenizer
 
 from lifecycle_core.demo import write_demo
 from lifecycle_core.ingest import ingest
@@ -15,6 +15,8 @@ from lifecycle_core.model import LifecycleModel, default_encoder_path
 from lifecycle_core.readers import SourceFile
 from lifecycle_core.store import Workspace
 from lifecycle_core.train import TrainConfig, train
+
+from .conftest import ROOT, tiny_bert
 
 
 @pytest.fixture(scope="module")
@@ -27,17 +29,7 @@ def small(tmp_path_factory):
 
 def tiny_parts():
     tok = AutoTokenizer.from_pretrained(default_encoder_path())
-    torch.manual_seed(0)
-    enc = BertModel(
-        BertConfig(
-            vocab_size=tok.vocab_size,
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=64,
-            max_position_embeddings=128,
-        )
-    )
+    enc = tiny_bert(tok.vocab_size, seed=0)
     return enc, tok
 
 
@@ -110,8 +102,6 @@ def test_train_config_is_validated(kw, match):
 def test_cli_train_with_the_packaged_model(small, tmp_path):
     import subprocess
     import sys
-
-    from .conftest import ROOT
 
     args = [
         sys.executable,
