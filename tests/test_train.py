@@ -91,7 +91,7 @@ def test_frozen_encoder_does_not_change(small, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("kw", "match"), [({"mode": "lora"}, "mode"), ({"epochs": 0}, "epochs"), ({"batch_size": 0}, "batch_size")]
+    ("kw", "match"), [({"mode": "adapters"}, "mode"), ({"epochs": 0}, "epochs"), ({"batch_size": 0}, "batch_size")]
 )
 def test_train_config_is_validated(kw, match):
     with pytest.raises(ValueError, match=match):
