@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from .report import IngestError
@@ -200,11 +201,19 @@ def cmd_label(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_dataset
+    from .model import LifecycleModel
+    from .predict import model_dir
     from .store import Workspace
 
-    res = evaluate_dataset(
-        Workspace(args.workspace), args.dataset, rules=_rules(args), exclude_anomalies=args.exclude_anomalies
-    )
+    ws = Workspace(args.workspace)
+    try:
+        trained = {Path(m).name: LifecycleModel.load(model_dir(ws, m)) for m in args.model or []}
+        res = evaluate_dataset(
+            ws, args.dataset, rules=_rules(args), exclude_anomalies=args.exclude_anomalies, trained=trained
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     if args.json:
         print(json.dumps(res, ensure_ascii=False))
         return EXIT_OK
@@ -274,21 +283,31 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .jobs import JobError, check_model_name
     from .store import Workspace
     from .train import TrainConfig, train
 
     try:
+        check_model_name(args.model_name)
         cfg = TrainConfig(
             base_model=args.base_model or "",
-            mode="frozen" if args.freeze_encoder else "full",
+            mode="frozen" if args.freeze_encoder else "lora" if args.lora else "full",
+            train_layers=args.train_layers,
             epochs=args.epochs,
             max_steps=args.max_steps,
             batch_size=args.batch_size,
             learning_rate=args.learning_rate,
+            head_learning_rate=args.head_learning_rate,
             max_length=args.max_length,
+            gradient_accumulation=args.gradient_accumulation,
+            save_steps=args.save_steps,
+            patience=args.patience,
+            augment=args.augment,
+            class_weights=not args.no_class_weights,
+            split=args.split,
             seed=args.seed,
         )
-    except ValueError as exc:
+    except (ValueError, JobError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     ws = Workspace(args.workspace)
@@ -316,8 +335,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from . import export
+    from .features import FEATURES, build_examples
+    from .labeling import LabelRules
     from .model import LifecycleModel
-    from .predict import model_dir, score_dataset
+    from .predict import model_dir, quantization_agreement, score_dataset, store_predictions
     from .store import Workspace
 
     ws = Workspace(args.workspace)
@@ -326,9 +347,24 @@ def cmd_predict(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    preds = score_dataset(ws, args.dataset, LifecycleModel.load(folder), latest_only=args.latest)
+    model = LifecycleModel.load(folder)
+    started = time.perf_counter()
+    preds = score_dataset(ws, args.dataset, model.quantized() if args.int8 else model, latest_only=args.latest)
+    seconds = time.perf_counter() - started
+    if not args.latest:
+        store_predictions(ws, args.model, args.dataset, preds)
     export.write(preds, args.out, sheet="predictions")
-    print(f"{len(preds):,} predictions -> {args.out}")
+    print(f"{len(preds):,} predictions -> {args.out} ({seconds:,.1f} s{', int8' if args.int8 else ''})")
+    if args.int8:
+        ex = build_examples(ws, args.dataset, LabelRules(**model.training["labels"]))
+        rows = ex.frame.sample(min(len(ex.frame), 2000), random_state=0)
+        agree = quantization_agreement(
+            model, ex.texts[rows["text_id"].to_numpy()].tolist(), rows[list(FEATURES)].to_numpy(float)
+        )
+        print(
+            f"  int8 vs fp32 on {agree['rows']:,} rows: same stage {agree['stage_agreement']:.1%}, "
+            f"largest probability difference {agree['max_abs_diff']}"
+        )
     for stage, n in preds["stage_en"].value_counts().items():
         print(f"  {stage:<13}{n:>9,}")
     return EXIT_OK
@@ -385,6 +421,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="score the baselines on the time and the product split")
     _dataset_args(p)
     p.add_argument("--exclude-anomalies", action="store_true", help="leave anomalous product-periods out of training")
+    p.add_argument(
+        "--model", action="append", help="also score this trained model (name or folder) on its split; repeatable"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 
@@ -404,16 +443,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_backtest)
 
+    from .train_config import TrainConfig
+
     p = sub.add_parser("train", help="fine-tune the stage model on a dataset (Hugging Face Trainer)")
     _dataset_args(p)
     p.add_argument("--model-name", required=True, help="folder name under WORKSPACE/models")
     p.add_argument("--base-model", help="local folder or hub id (default: the packaged MiniLM)")
-    p.add_argument("--epochs", type=float, default=3.0)
+    p.add_argument("--epochs", type=float, default=TrainConfig().epochs)
     p.add_argument("--max-steps", type=int, default=-1, help="overrides --epochs when > 0")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--learning-rate", type=float, default=5e-5)
-    p.add_argument("--max-length", type=int, default=128)
-    p.add_argument("--freeze-encoder", action="store_true", help="train only the numeric MLP and the heads")
+    d = TrainConfig()
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--learning-rate", type=float, default=d.learning_rate, help="encoder / adapters")
+    p.add_argument("--head-learning-rate", type=float, default=d.head_learning_rate)
+    p.add_argument("--max-length", type=int, default=d.max_length)
+    p.add_argument("--gradient-accumulation", type=int, default=d.gradient_accumulation)
+    p.add_argument("--save-steps", type=int, default=0, help="checkpoint and evaluate every N steps (0: each epoch)")
+    p.add_argument("--patience", type=int, default=d.patience, help="evaluations without improvement before stopping")
+    p.add_argument("--augment", type=float, default=0.0, help="text augmentation strength in [0, 1)")
+    p.add_argument("--no-class-weights", action="store_true")
+    p.add_argument("--split", choices=["time", "product"], default="time", help="what validates (and tests)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--lora", action="store_true", help="LoRA adapters instead of updating encoder weights")
+    mode.add_argument("--freeze-encoder", action="store_true", help="train only the numeric MLP and the heads")
+    p.add_argument("--train-layers", type=int, default=d.train_layers, help="top encoder layers that learn (0: all)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
@@ -423,7 +475,8 @@ def build_parser() -> argparse.ArgumentParser:
     _dataset_args(p)
     p.add_argument("--model", required=True, help="a model name under WORKSPACE/models, or a model folder")
     p.add_argument("--out", required=True, help="a .csv or .xlsx file")
-    p.add_argument("--latest", action="store_true", help="only each product's latest period")
+    p.add_argument("--latest", action="store_true", help="only each product's latest period (not stored)")
+    p.add_argument("--int8", action="store_true", help="int8 dynamic quantization for CPU; prints its agreement")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("delete-dataset", help="delete a dataset and its files")

@@ -114,6 +114,7 @@ def evaluate_dataset(
     feature_config: FeatureConfig | None = None,
     extra_models: dict[str, Callable[[], object]] | None = None,
     exclude_anomalies: bool = False,
+    trained: dict[str, object] | None = None,
 ) -> dict:
     """Score every baseline (and ``extra_models``) on the time split and on the product split.
 
@@ -121,10 +122,13 @@ def evaluate_dataset(
     "product_split": {"split": "product", ..., "baselines": {...}, "cold_start_first_8": {...}}}``.
     With ``exclude_anomalies`` the product-periods flagged by anomalies.detect_anomalies (spikes, drops,
     bulk orders, return waves) are removed from the training rows.
+
+    ``trained`` maps a label to a fine-tuned LifecycleModel; each is scored on the test rows of the split
+    it was trained with (saved in the model), next to the baselines of that split.
     """
     rules = rules or LabelRules()
     split_config = split_config or SplitConfig()
-    ex = build_examples(ws, name, rules, feature_config, with_text=False)
+    ex = build_examples(ws, name, rules, feature_config, with_text=bool(trained))
     frame = ex.frame
     models = {k: v for k, v in BASELINES.items()}
     models.update(extra_models or {})
@@ -161,7 +165,31 @@ def evaluate_dataset(
         "n_test": int((labeled & (early == TEST)).sum()),
         "baselines": _score_models(frame, early, models, drop),
     }
+    for label, model in (trained or {}).items():
+        settings = model.training or {}
+        if settings.get("split_config", split_config.to_dict()) != split_config.to_dict():
+            raise ValueError(
+                f"model {label!r} was trained with split {settings['split_config']}, not {split_config.to_dict()}: "
+                "its validation rows could be test rows here"
+            )
+        if (settings.get("train") or {}).get("split", "time") == "product":
+            result["product_split"]["baselines"][label] = _score_trained(frame, ex.texts, ps, model)
+            result["product_split"]["cold_start_first_8"]["baselines"][label] = _score_trained(
+                frame, ex.texts, early, model
+            )
+        else:
+            result["baselines"][label] = _score_trained(frame, ex.texts, ts, model)
     return result
+
+
+def _score_trained(frame: pd.DataFrame, texts: np.ndarray, split: np.ndarray, model) -> dict:
+    test = (frame["stage"].to_numpy() >= 0) & (split == TEST)
+    t0 = time.perf_counter()
+    rows = frame[test]
+    proba = model.predict_proba(texts[rows["text_id"].to_numpy()].tolist(), rows[list(FEATURES)].to_numpy(float))
+    m = classification_metrics(rows["stage"].to_numpy(), proba)
+    m["seconds"] = round(time.perf_counter() - t0, 2)
+    return m
 
 
 def _sizes(split: np.ndarray, labeled: np.ndarray) -> dict:

@@ -26,7 +26,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .train import TrainConfig
+from .train_config import TrainConfig
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
 ACTIVE = (QUEUED, RUNNING)
@@ -378,7 +378,12 @@ def run_worker(ws, job_id: int) -> int:
             on_log=on_log,
             resume=job.resume,
         )
-        _update(ws, job_id, val_macro_f1=float(result.metrics["macro_f1"]), progress=1.0, eta_seconds=0.0)
+        _update(ws, job_id, val_macro_f1=float(result.metrics["macro_f1"]), message="scoring every product-period")
+        from .predict import score_dataset, store_predictions
+
+        # Scored here, in the worker, so the Predictions page opens on finished results.
+        store_predictions(ws, job.model_name, job.dataset, score_dataset(ws, job.dataset, result.model))
+        _update(ws, job_id, progress=1.0, eta_seconds=0.0, message="done")
     except _Cancelled:
         state, error = CANCELLED, None
         print("cancelled; the last checkpoint is kept for resuming", flush=True)

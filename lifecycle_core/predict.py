@@ -1,14 +1,19 @@
-"""Batch scoring: every product at every period with a trained stage model.
+"""Batch scoring: every product at every period with a trained stage model, stored in the workspace.
 
-    python -m lifecycle_core predict --workspace ws --dataset demo --model first --out predictions.csv
+    python -m lifecycle_core predict --workspace ws --dataset demo --model first --out predictions.csv [--int8]
 
 Rows are the dataset's active product-periods with the model's stage probabilities, the predicted
 stage and the expected demand of the next period. Features are rebuilt exactly as in training (the
-label rules saved with the model), so a prediction at t uses data up to t only.
+label rules saved with the model), so a prediction at t uses data up to t only. Each distinct text is
+encoded once (texts sorted by length, so batches carry little padding) and the heads run on all rows.
+
+Scores are kept as ``WORKSPACE/models/<model>/predictions/<dataset id>.parquet``; a dataset replaced
+under the same name has a new id, so stale scores are never shown for it.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -52,3 +57,68 @@ def score_dataset(
     out["next_demand"] = demand
     out["label"] = f["stage"].to_numpy()  # the hindsight rule label, -1 where unlabeled
     return out
+
+
+def predictions_path(ws, model: str, name: str) -> Path:
+    """Where the stored scores of ``model`` on dataset ``name`` live (the dataset's id, not its name)."""
+    return model_dir(ws, model).parent / "predictions" / f"{ws.dataset(name).id}.parquet"
+
+
+def store_predictions(ws, model: str, name: str, preds: pd.DataFrame) -> Path:
+    """Write scores atomically (a temporary file renamed over the old one): readers see old or new."""
+    path = predictions_path(ws, model, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    preds.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+    return path
+
+
+def load_predictions(ws, model: str, name: str) -> pd.DataFrame | None:
+    """The stored scores of ``model`` on ``name``, or None when it has not been scored yet."""
+    path = predictions_path(ws, model, name)
+    return pd.read_parquet(path) if path.exists() else None
+
+
+def predict_and_store(ws, model: str, name: str, *, int8: bool = False) -> pd.DataFrame:
+    """Score every product-period of ``name`` with ``model`` and store the result."""
+    lm = LifecycleModel.load(model_dir(ws, model))
+    preds = score_dataset(ws, name, lm.quantized() if int8 else lm)
+    store_predictions(ws, model, name, preds)
+    return preds
+
+
+def list_models(ws) -> list[dict]:
+    """Saved models of the workspace, newest first: name, dataset, validation macro-F1, training settings."""
+    import json
+
+    out = []
+    for cfg in (ws.root / "models").glob("*/model/config.json") if (ws.root / "models").exists() else []:
+        meta = json.loads(cfg.read_text(encoding="utf-8"))
+        training = meta.get("training") or {}
+        out.append(
+            {
+                "name": cfg.parent.parent.name,
+                "dataset": training.get("dataset"),
+                "mode": (training.get("train") or {}).get("mode"),
+                "split": (training.get("train") or {}).get("split", "time"),
+                "macro_f1": (meta.get("metrics") or {}).get("validation", {}).get("macro_f1"),
+                "steps": training.get("steps"),
+                "created": cfg.stat().st_mtime,
+            }
+        )
+    return sorted(out, key=lambda m: -m["created"])
+
+
+def quantization_agreement(model: LifecycleModel, texts: list[str], X: np.ndarray) -> dict:
+    """How int8 scoring compares with fp32 on the same rows: share of equal predicted stages, the largest
+    and mean absolute probability differences."""
+    p32 = model.predict_proba(texts, X)
+    p8 = model.quantized().predict_proba(texts, X)
+    diff = np.abs(p32 - p8)
+    return {
+        "rows": len(texts),
+        "stage_agreement": round(float((p32.argmax(1) == p8.argmax(1)).mean()), 4) if len(texts) else None,
+        "max_abs_diff": round(float(diff.max()), 4) if len(texts) else None,
+        "mean_abs_diff": round(float(diff.mean()), 5) if len(texts) else None,
+    }

@@ -24,3 +24,18 @@ def anomalies(ws_root: str, name: str, dataset_id: str) -> pd.DataFrame:
 @st.cache_data(show_spinner=False, max_entries=8)
 def sales(ws_root: str, name: str, dataset_id: str) -> pd.DataFrame:
     return Workspace(ws_root).load_table(name, "sales", columns=["product_id", "period", "units"])
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def predictions(ws_root: str, model: str, name: str, dataset_id: str, stamp: float) -> pd.DataFrame | None:
+    """Stored scores of ``model`` on ``name`` with product titles and categories; ``stamp`` (the file's
+    modification time) makes a re-score a new cache key."""
+    from lifecycle_core.predict import load_predictions
+
+    ws = Workspace(ws_root)
+    preds = load_predictions(ws, model, name)
+    if preds is None:
+        return None
+    products = ws.load_table(name, "products")
+    keep = [c for c in ("product_id", "title", "category") if c in products]
+    return preds.merge(products[keep].drop_duplicates("product_id"), on="product_id", how="left")
