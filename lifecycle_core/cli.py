@@ -370,6 +370,35 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from .explain import explain
+    from .model import LifecycleModel
+    from .predict import model_dir
+    from .store import Workspace
+
+    ws = Workspace(args.workspace)
+    try:
+        model = LifecycleModel.load(model_dir(ws, args.model))
+        exp = explain(ws, args.dataset, model, args.product, args.period, budget=args.budget)
+    except (FileNotFoundError, KeyError) as exc:
+        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return EXIT_INVALID
+    if args.json:
+        print(json.dumps(exp.to_dict(), ensure_ascii=False, default=float))
+        return EXIT_OK
+    s = exp.stage
+    print(f"{args.product} at {exp.meta['period']}: {exp.sentence(args.lang)}")
+    print("  " + "  ".join(f"{k} {v:.1%}" for k, v in exp.to_dict()["probabilities"].items()))
+    print(
+        f"  base {exp.base[s]:.3f}, text {exp.text_share(s):+.3f}, signals {exp.probabilities[s] - exp.base[s] - exp.text_share(s):+.3f}"
+    )
+    for r in exp.top_features(s).itertuples():
+        print(f"  feature {r.feature:<20} = {r.input:10.3f}  {r.value:+.4f}")
+    for r in exp.top_tokens(s).itertuples():
+        print(f"  token   {r.token.strip()!r:<20} {r.value:+.4f}")
+    return EXIT_OK
+
+
 def _dataset_args(p: argparse.ArgumentParser) -> None:
     """The options of every command that works on a stored dataset."""
     p.add_argument("--workspace", required=True)
@@ -478,6 +507,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latest", action="store_true", help="only each product's latest period (not stored)")
     p.add_argument("--int8", action="store_true", help="int8 dynamic quantization for CPU; prints its agreement")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("explain", help="SHAP token and feature attributions of one product's prediction")
+    _dataset_args(p)
+    p.add_argument("--model", required=True, help="a model name under WORKSPACE/models, or a model folder")
+    p.add_argument("--product", required=True)
+    p.add_argument("--period", help="YYYY-MM-DD (default: the product's latest active period)")
+    p.add_argument("--budget", type=int, default=96, help="model evaluations for the token attributions")
+    p.add_argument("--lang", choices=["en", "zh"], default="en")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("delete-dataset", help="delete a dataset and its files")
     p.add_argument("--workspace", required=True)

@@ -20,6 +20,9 @@ from .panel import Panel, panel_from_dataset, trailing_count, trailing_sum
 from .periods import period_start
 from .privacy import mask_pii
 
+# lag_k: log units k periods before t minus the log of the best period up to t. The recent shape of the
+# curve, scale-free; the neural model reads it far better than the summary slopes (docs/evaluation.md).
+N_LAGS = 12
 FEATURES = (
     "age",
     "log_units",
@@ -41,6 +44,7 @@ FEATURES = (
     "cart_rate_4",
     "order_rate_4",
     "category_level",
+    *(f"lag_{k}" for k in range(N_LAGS)),
 )
 
 
@@ -171,6 +175,13 @@ def numeric_features(
         else np.zeros((P, T))
     )
     f["category_level"] = _category_level(f["log_units_4"], panel, categories, first)
+    log_u = np.log1p(np.maximum(u, 0))
+    best = np.maximum.accumulate(log_u, axis=1)
+    for k in range(N_LAGS):
+        lag = np.full((P, T), np.nan)  # before the first period: unknown, not zero
+        if k < T:
+            lag[:, k:] = log_u[:, : T - k] - best[:, k:]
+        f[f"lag_{k}"] = lag
     assert set(f) == set(FEATURES)
     return f
 

@@ -22,7 +22,7 @@ from torch import nn
 
 from .stages import ID2LABEL, LABEL2ID, STAGE_NAMES, Stage
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: late fusion (signals part + text part)
 
 
 def default_encoder_path() -> Path:
@@ -87,24 +87,36 @@ class FeatureScaler:
 
 
 class StageNet(nn.Module):
-    """Encoder (mean-pooled) + numeric MLP -> stage logits (n, 4) and log1p demand (n,)."""
+    """Encoder (mean-pooled) + numeric MLP -> stage logits (n, 4) and log1p demand (n,).
+
+    Late fusion: the outputs are a signals part (MLP over the numeric features) plus a text part
+    (small MLP over the text vector) whose last layer starts at zero. A model therefore starts as a pure
+    signals model (the head warm-up trains it) and the text moves a prediction only as far as training
+    finds it useful; it also lets explanations split each output into a text and a signals share."""
 
     def __init__(self, encoder: nn.Module, n_features: int, config: ModelConfig):
         super().__init__()
         self.encoder = encoder
         hidden = self.hidden_size = int(encoder.config.hidden_size)
+        n_out = len(Stage) + 1  # stage logits and log1p demand
         self.numeric = nn.Sequential(
             nn.Linear(n_features, config.mlp_hidden),
             nn.GELU(),
             nn.Dropout(config.dropout),
             nn.Linear(config.mlp_hidden, config.mlp_hidden),
             nn.GELU(),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.mlp_hidden, n_out),
         )
-        joint = hidden + config.mlp_hidden
-        self.dropout = nn.Dropout(config.dropout)
+        self.text_head = nn.Sequential(
+            nn.Dropout(config.dropout),
+            nn.Linear(hidden, config.mlp_hidden),
+            nn.GELU(),
+            nn.Linear(config.mlp_hidden, n_out),
+        )
+        nn.init.zeros_(self.text_head[-1].weight)
+        nn.init.zeros_(self.text_head[-1].bias)
         self.text_dropout = config.text_dropout
-        self.stage_head = nn.Linear(joint, len(Stage))
-        self.demand_head = nn.Linear(joint, 1)
 
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """(k, L) tokens of k distinct texts -> (k, hidden) mean-pooled embeddings."""
@@ -129,8 +141,8 @@ class StageNet(nn.Module):
 
     def heads(self, text: torch.Tensor, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(n, hidden) text vectors + (n, F) scaled features -> stage logits (n, 4), log1p demand (n,)."""
-        joint = self.dropout(torch.cat([text, self.numeric(features)], dim=-1))
-        return self.stage_head(joint), self.demand_head(joint).squeeze(-1)
+        out = self.numeric(features) + self.text_head(text)
+        return out[:, : len(Stage)], out[:, len(Stage)]
 
 
 def encoder_layers(encoder: nn.Module) -> nn.ModuleList:

@@ -165,7 +165,7 @@ def _warm_up_heads(objective: _Objective, X: np.ndarray, y: np.ndarray, nxt: np.
     pull the encoder around in the first steps, and the numeric MLP needs many more passes than the
     encoder gets in a few epochs. On cached rows this costs seconds."""
     net = objective.net
-    params = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
+    params = list(net.numeric.parameters())  # the text part stays at zero until the joint training
     opt = torch.optim.AdamW(params, lr=cfg.head_learning_rate, weight_decay=cfg.weight_decay)
     dev = params[0].device
     gen = torch.Generator().manual_seed(cfg.seed)

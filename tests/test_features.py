@@ -95,6 +95,11 @@ def test_feature_values_by_hand(ws):
     assert f.loc[3, "ratio_to_max"] == pytest.approx((16 / 4) / (12 / 3))
     assert f.loc[3, "periods_since_max"] == 0
     assert f.loc[3, "price_change"] == pytest.approx(0.0)
+    # Lags: log units k periods back minus the log of the best period so far (8 units); NaN before the data.
+    best = np.log1p(8)
+    expected = [np.log1p(4) - best, 0.0, np.log1p(4) - best, np.log1p(0) - best]
+    assert [f.loc[3, f"lag_{k}"] for k in range(4)] == pytest.approx(expected)
+    assert np.isnan(f.loc[3, "lag_4"]) and f.loc[2, "lag_0"] == 0.0
 
 
 def test_text_has_latest_reviews_and_searches_with_pii_masked(ws):
@@ -119,3 +124,31 @@ def test_text_has_latest_reviews_and_searches_with_pii_masked(ws):
 def test_feature_config_is_validated():
     with pytest.raises(ValueError, match="k_reviews"):
         FeatureConfig(k_reviews=-1)
+
+
+def test_model_predictions_up_to_t_ignore_everything_after_t(pair):
+    """Causality through the model's inputs: a model's scores at t are the same whatever happens after t."""
+    from transformers import AutoTokenizer
+
+    from lifecycle_core.model import FeatureScaler, LifecycleModel, ModelConfig, default_encoder_path
+    from lifecycle_core.predict import score_dataset
+
+    from .conftest import tiny_bert
+
+    ws, cut = pair
+    tok = AutoTokenizer.from_pretrained(default_encoder_path())
+    X = build_examples(ws, "orig", with_text=False).frame[list(FEATURES)].to_numpy(float)
+    model = LifecycleModel.create(
+        ModelConfig(feature_names=FEATURES, max_length=64),
+        FeatureScaler.fit(X),
+        encoder=tiny_bert(tok.vocab_size),
+        tokenizer=tok,
+    )
+    a = score_dataset(ws, "orig", model).set_index(["product_id", "period"])
+    b = score_dataset(ws, "altered", model).set_index(["product_id", "period"])
+    common = a.index[a.index.get_level_values("period") <= cut].intersection(b.index)
+    assert len(common) > 300
+    cols = ["p_introduction", "p_growth", "p_maturity", "p_decline", "next_demand"]
+    np.testing.assert_allclose(a.loc[common, cols].to_numpy(), b.loc[common, cols].to_numpy(), rtol=0, atol=1e-6)
+    later = a.index[a.index.get_level_values("period") > cut].intersection(b.index)
+    assert not np.allclose(a.loc[later, cols].to_numpy(), b.loc[later, cols].to_numpy())  # the check can fail

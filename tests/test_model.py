@@ -69,7 +69,7 @@ def test_a_few_steps_make_the_loss_fall(tokenizer):
     opt = torch.optim.AdamW(m.net.parameters(), lr=3e-3)
     m.net.train()
     first = m.loss(texts, X, y, nxt).item()
-    for _ in range(30):
+    for _ in range(60):
         opt.zero_grad()
         loss = m.loss(texts, X, y, nxt)
         loss.backward()

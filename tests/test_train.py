@@ -152,3 +152,103 @@ def test_trained_model_scores_every_product_period(small, tmp_path):
     assert latest["product_id"].is_unique and len(latest) == preds["product_id"].nunique()
     with pytest.raises(FileNotFoundError, match="no trained model 'nope'"):
         model_dir(small, "nope")
+
+
+def test_lora_trains_adapters_only_and_saves_a_plain_merged_model(small, tmp_path):
+    enc, tok = tiny_parts()
+    before = {k: v.clone() for k, v in enc.state_dict().items()}
+    cfg = TrainConfig(mode="lora", train_layers=1, max_steps=4, batch_size=16, max_length=32, learning_rate=5e-3)
+    res = train(small, "demo", cfg, output_dir=tmp_path / "l", encoder=enc, tokenizer=tok)
+    merged = res.model.net.encoder.state_dict()
+    assert set(merged) == set(before)  # adapters folded in: a plain encoder again
+    changed = {k for k in before if not torch.equal(before[k], merged[k])}
+    # Only the attention query/value weights of the top block moved (LoRA targets), nothing below it.
+    assert changed and all(".1." in k and ("query" in k or "value" in k) for k in changed), changed
+    loaded = LifecycleModel.load(tmp_path / "l" / "model")
+    texts, X = ["a red mug. Reviews: nice."] * 3, np.zeros((3, len(loaded.config.feature_names)))
+    np.testing.assert_allclose(loaded.predict_proba(texts, X), res.model.predict_proba(texts, X), atol=1e-6)
+
+
+def test_top_layer_fine_tuning_leaves_lower_layers_alone(small, tmp_path):
+    enc, tok = tiny_parts()
+    before = {k: v.clone() for k, v in enc.state_dict().items()}
+    cfg = TrainConfig(train_layers=1, max_steps=3, batch_size=16, max_length=32, learning_rate=1e-2)
+    after = train(small, "demo", cfg, output_dir=tmp_path / "t", encoder=enc, tokenizer=tok).model.net.encoder
+    changed = {k for k, v in after.state_dict().items() if not torch.equal(before[k], v)}
+    assert changed and all(k.startswith("encoder.layer.1.") for k in changed), changed
+
+
+def test_int8_scoring_agrees_with_fp32(small, tmp_path):
+    from lifecycle_core.features import FEATURES, build_examples
+    from lifecycle_core.predict import quantization_agreement
+
+    enc, tok = tiny_parts()
+    res = train(
+        small,
+        "demo",
+        TrainConfig(max_steps=4, batch_size=16, max_length=32),
+        output_dir=tmp_path / "q",
+        encoder=enc,
+        tokenizer=tok,
+    )
+    ex = build_examples(small, "demo")
+    rows = ex.frame.head(300)
+    agree = quantization_agreement(
+        res.model, ex.texts[rows["text_id"].to_numpy()].tolist(), rows[list(FEATURES)].to_numpy(float)
+    )
+    assert agree["rows"] == 300 and agree["stage_agreement"] >= 0.95 and agree["max_abs_diff"] < 0.1
+    q = res.model.quantized()
+    assert any(".quantized." in type(m).__module__ for m in q.net.modules())
+    assert not any(".quantized." in type(m).__module__ for m in res.model.net.modules())  # the original is untouched
+
+
+def test_text_batches_share_texts_and_cover_every_row_once():
+    from lifecycle_core.train import augment_text, text_batches
+
+    rng = np.random.default_rng(0)
+    row_text = rng.integers(0, 50, 400)
+    lengths = rng.integers(5, 120, 50)
+    batches = text_batches(row_text, lengths, 32, seed=1)
+    rows = np.concatenate(batches)
+    assert sorted(rows) == list(range(400))  # every row exactly once
+    owner = {}
+    for i, b in enumerate(batches):
+        for t in np.unique(row_text[b]):
+            assert owner.setdefault(t, i) == i  # all rows of one text sit in one batch
+    assert np.mean([len(b) for b in batches]) >= 32
+    text = "Mug. Reviews: good / bad / fine. Searches: mug."
+    out = augment_text(text, np.random.default_rng(3), 0.5)
+    assert out != text and "Searches:" in out
+
+
+@pytest.mark.slow
+def test_cli_train_predict_evaluate(small, tmp_path):
+    """CLI train -> predict -> evaluate --model, with a tiny base model saved as a folder."""
+    import subprocess
+    import sys
+
+    enc, tok = tiny_parts()
+    base = tmp_path / "tiny"
+    enc.save_pretrained(base)
+    tok.save_pretrained(base)
+    common = ["--workspace", str(small.root), "--dataset", "demo"]
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "lifecycle_core", *args], cwd=ROOT, capture_output=True, text=True)
+
+    r = run(
+        "train", *common, "--model-name", "flow", "--base-model", str(base), "--max-steps", "3", "--max-length", "32"
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = tmp_path / "p.csv"
+    r = run("predict", *common, "--model", "flow", "--out", str(out), "--int8")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "int8 vs fp32" in r.stdout and out.exists()
+    assert (small.root / "models" / "flow" / "predictions").exists()
+    r = run("evaluate", *common, "--model", "flow", "--json")
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads(r.stdout)
+    assert {"majority", "rules", "gbm", "flow"} <= set(res["baselines"])
+    assert 0 <= res["baselines"]["flow"]["macro_f1"] <= 1
+    r = run("evaluate", *common, "--model", "nope")
+    assert r.returncode == 2 and "no trained model" in r.stderr

@@ -1,0 +1,102 @@
+"""Scoring throughput: the project's batch scoring vs a transformers pipeline scoring one text at a time.
+
+    python bench/predict_throughput.py [--products 300] [--weeks 104] [--baseline-rows 400]
+
+Both use the packaged MiniLM encoder, on the same demo catalog, in this process:
+
+(a) baseline: ``transformers.pipeline("text-classification")`` over the same encoder (with a 4-way
+    classification head), called once per product-period text: the obvious way to score a catalog;
+    timed on ``--baseline-rows`` rows spread over the catalog and extrapolated per row;
+(b) ``lifecycle_core.predict.score_dataset`` at its defaults (each distinct text encoded once, texts
+    sorted by length into batches, the heads over all rows), fp32, and again with int8 dynamic
+    quantization, over every product-period of the catalog, end to end (features included).
+
+Prints product-periods per second for each, the ratios, products per second for the latest period
+alone (where no text is shared), and the int8 agreement with fp32. Target (issue 4): (b) >= 10x (a).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--products", type=int, default=300)
+    ap.add_argument("--weeks", type=int, default=104)
+    ap.add_argument("--baseline-rows", type=int, default=400)
+    a = ap.parse_args()
+
+    import numpy as np
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+    from transformers.utils import logging
+
+    from lifecycle_core.demo import write_demo
+    from lifecycle_core.features import FEATURES, build_examples
+    from lifecycle_core.ingest import ingest
+    from lifecycle_core.model import FeatureScaler, LifecycleModel, ModelConfig, default_encoder_path
+    from lifecycle_core.predict import quantization_agreement, score_dataset
+    from lifecycle_core.readers import SourceFile
+    from lifecycle_core.store import Workspace
+
+    logging.set_verbosity_error()
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Workspace(Path(tmp) / "ws")
+        ingest(ws, "demo", [SourceFile.from_path(p) for p in write_demo(Path(tmp) / "files", a.products, a.weeks)])
+        ex = build_examples(ws, "demo")
+        f = ex.frame
+        texts = ex.texts[f["text_id"].to_numpy()]
+        X = f[list(FEATURES)].to_numpy(float)
+        print(
+            f"demo {a.products} x {a.weeks}: {len(f):,} product-periods, {len(ex.texts):,} distinct texts, "
+            f"{torch.get_num_threads()} CPU threads",
+            flush=True,
+        )
+        # Heads are untrained here: speed does not depend on the weights' values.
+        model = LifecycleModel.create(ModelConfig(feature_names=FEATURES), FeatureScaler.fit(X))
+
+        path = str(default_encoder_path())
+        clf = AutoModelForSequenceClassification.from_pretrained(path, num_labels=4)
+        pipe = pipeline("text-classification", model=clf, tokenizer=AutoTokenizer.from_pretrained(path), device=-1)
+        sample = texts[np.linspace(0, len(texts) - 1, a.baseline_rows).astype(int)].tolist()
+        pipe(sample[:5])  # warm-up
+        t0 = time.perf_counter()
+        for text in sample:
+            pipe(text, truncation=True, max_length=128)
+        base_rate = len(sample) / (time.perf_counter() - t0)
+        print(f"(a) pipeline, one text per call   {base_rate:8.1f} product-periods/s", flush=True)
+
+        t0 = time.perf_counter()
+        preds = score_dataset(ws, "demo", model)
+        fp32_s = time.perf_counter() - t0
+        fp32_rate = len(preds) / fp32_s
+        print(f"(b) score_dataset fp32            {fp32_rate:8.1f} product-periods/s ({fp32_s:.1f} s)", flush=True)
+        q = model.quantized()
+        t0 = time.perf_counter()
+        preds8 = score_dataset(ws, "demo", q)
+        int8_s = time.perf_counter() - t0
+        int8_rate = len(preds8) / int8_s
+        print(f"(b) score_dataset int8            {int8_rate:8.1f} product-periods/s ({int8_s:.1f} s)", flush=True)
+
+        t0 = time.perf_counter()
+        latest = score_dataset(ws, "demo", q, latest_only=True)
+        latest_rate = len(latest) / (time.perf_counter() - t0)
+        print(f"    latest period only, int8      {latest_rate:8.1f} products/s ({len(latest):,} products)")
+        rows = np.random.default_rng(0).choice(len(f), min(len(f), 1500), replace=False)
+        agree = quantization_agreement(model, texts[rows].tolist(), X[rows])
+        same = (preds["stage"].to_numpy() == preds8["stage"].to_numpy()).mean()
+        print(f"ratio fp32/(a): {fp32_rate / base_rate:.1f}x   int8/(a): {int8_rate / base_rate:.1f}x  (target >= 10x)")
+        print(f"int8 vs fp32: same stage on {same:.2%} of all rows; {agree}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,387 @@
+"""Why the model predicts a stage: SHAP token attributions over the text, SHAP feature attributions
+over the numeric signals, combined so that the parts add up to the model's output.
+
+    python -m lifecycle_core explain --workspace ws --dataset demo --model first --product P00012 --json
+
+For one product-period with text ``s`` and features ``x``, and a reference ``r`` (the training mean of
+every feature) and the fully masked text ``∅``, each stage's probability splits exactly as
+
+    f(s, x) = f(∅, r)                      base value
+            + [f(s, r) - f(∅, r)]          token contributions (SHAP Partition explainer, Text masker)
+            + [f(s, x) - f(s, r)]          feature contributions (SHAP Permutation explainer)
+
+Both explainers are efficient (their values sum to the change they explain), so the three parts add up
+to the probability (tests check it). Token attributions are the costly part: every evaluation encodes a
+masked copy of the text. They run with a budget of model evaluations, each distinct masked text is
+encoded once (batched, sorted by length), and finished explanations are cached by model, product,
+period and a hash of the inputs. Feature attributions reuse the text embedding, so they cost head
+evaluations only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .stages import STAGE_NAMES, Stage
+
+DEFAULT_BUDGET = 96  # model evaluations for the token attributions (SHAP's own default is 500)
+FEATURE_BUDGET = 2000  # head evaluations for the feature attributions (cheap)
+
+FEATURE_LABELS = {
+    "en": {
+        "age": "periods since launch",
+        "log_units": "units this period (log)",
+        "log_units_4": "average units, last 4 periods (log)",
+        "log_units_8": "average units, last 8 periods (log)",
+        "log_units_13": "average units, last 13 periods (log)",
+        "slope_8": "sales trend, last 8 periods",
+        "ratio_to_max": "units relative to their peak",
+        "periods_since_max": "periods since the peak",
+        "log_cum_units": "units sold to date (log)",
+        "return_rate_8": "return rate, last 8 periods",
+        "price_change": "price change since launch",
+        "rating_mean": "average rating (vs 3 stars)",
+        "rating_trend": "rating trend",
+        "log_review_count": "reviews to date (log)",
+        "log_reviews_4": "reviews, last 4 periods (log)",
+        "log_search_clicks_8": "search clicks, last 8 periods (log)",
+        "ctr_8": "search click-through rate",
+        "cart_rate_4": "add-to-cart rate",
+        "order_rate_4": "order rate from carts",
+        "category_level": "category sales level",
+    },
+    "zh": {
+        "age": "上市以来的周期数",
+        "log_units": "本期销量（对数）",
+        "log_units_4": "近 4 期平均销量（对数）",
+        "log_units_8": "近 8 期平均销量（对数）",
+        "log_units_13": "近 13 期平均销量（对数）",
+        "slope_8": "近 8 期销售趋势",
+        "ratio_to_max": "销量相对峰值",
+        "periods_since_max": "距峰值的周期数",
+        "log_cum_units": "累计销量（对数）",
+        "return_rate_8": "近 8 期退货率",
+        "price_change": "相对上市价格的变化",
+        "rating_mean": "平均评分（相对 3 星）",
+        "rating_trend": "评分趋势",
+        "log_review_count": "累计评论数（对数）",
+        "log_reviews_4": "近 4 期评论数（对数）",
+        "log_search_clicks_8": "近 8 期搜索点击（对数）",
+        "ctr_8": "搜索点击率",
+        "cart_rate_4": "加购率",
+        "order_rate_4": "加购转化率",
+        "category_level": "品类销售水平",
+    },
+}
+
+
+def feature_label(name: str, lang: str = "en") -> str:
+    """A readable name of a model feature (``lag_k`` included) in ``lang``."""
+    if name.startswith("lag_"):
+        k = int(name.split("_")[1])
+        if lang == "zh":
+            return f"{k} 期前销量相对峰值" if k else "本期销量相对峰值"
+        return f"units {k} periods ago vs the peak" if k else "units now vs the peak"
+    return FEATURE_LABELS.get(lang, FEATURE_LABELS["en"]).get(name, name)
+
+
+@dataclass
+class Explanation:
+    """One prediction explained. ``tokens``: token, start, end (character offsets into ``text``), stage,
+    value; ``features``: feature, input (raw value), stage, value. Values are probability shares."""
+
+    text: str
+    inputs: dict  # feature name -> raw value
+    probabilities: np.ndarray  # (4,) the model's output
+    base: np.ndarray  # (4,) f(masked text, reference features)
+    tokens: pd.DataFrame
+    features: pd.DataFrame
+    evaluations: int = 0
+    seconds: float = 0.0
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def stage(self) -> int:
+        return int(np.argmax(self.probabilities))
+
+    def totals(self) -> np.ndarray:
+        """(4,) base + token contributions + feature contributions, per stage: equals ``probabilities``."""
+        tok = self.tokens.groupby("stage")["value"].sum().reindex(range(len(Stage)), fill_value=0.0)
+        feat = self.features.groupby("stage")["value"].sum().reindex(range(len(Stage)), fill_value=0.0)
+        return self.base + tok.to_numpy() + feat.to_numpy()
+
+    def text_share(self, stage: int) -> float:
+        return float(self.tokens.loc[self.tokens["stage"] == stage, "value"].sum())
+
+    def top_tokens(self, stage: int, k: int = 5) -> pd.DataFrame:
+        t = self.tokens[(self.tokens["stage"] == stage) & (self.tokens["token"].str.strip() != "")]
+        return t.sort_values("value", ascending=False).head(k)
+
+    def top_features(self, stage: int, k: int = 5) -> pd.DataFrame:
+        f = self.features[self.features["stage"] == stage]
+        return f.reindex(f["value"].abs().sort_values(ascending=False).index).head(k)
+
+    def sentence(self, lang: str = "en", stage: int | None = None) -> str:
+        """One plain sentence: the stage and its strongest feature and word, in English or Chinese."""
+        s = self.stage if stage is None else stage
+        name = STAGE_NAMES[lang][Stage(s)]
+        feats = self.features[(self.features["stage"] == s) & (self.features["value"] > 0)]
+        feats = feats.sort_values("value", ascending=False)
+        words = self.top_tokens(s, 3)
+        words = words[words["value"] > 0]
+        parts = []
+        if len(feats):
+            parts.append(_feature_phrase(feats.iloc[0]["feature"], feats.iloc[0]["input"], lang))
+        if len(words):
+            w = [t.strip() for t in words["token"].head(2)]
+            parts.append(("文本提到" if lang == "zh" else "the text mentions ") + " / ".join(f"“{x}”" for x in w))
+        p = self.probabilities[s]
+        if lang == "zh":
+            why = "，主要因为" + "，并且".join(parts) if parts else ""
+            return f"预测为{name}（{p:.0%}）{why}。"
+        why = " mainly because " + " and ".join(parts) if parts else ""
+        return f"Predicted {name} ({p:.0%}){why}."
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "stage": Stage(self.stage).label("en"),
+            "probabilities": {Stage(s).label("en"): round(float(p), 6) for s, p in enumerate(self.probabilities)},
+            "base": [round(float(b), 6) for b in self.base],
+            "sentence_en": self.sentence("en"),
+            "sentence_zh": self.sentence("zh"),
+            "tokens": self.tokens.assign(stage=self.tokens["stage"].map(lambda s: Stage(s).label("en"))).to_dict(
+                "records"
+            ),
+            "features": self.features.assign(stage=self.features["stage"].map(lambda s: Stage(s).label("en"))).to_dict(
+                "records"
+            ),
+            "evaluations": self.evaluations,
+            "seconds": round(self.seconds, 3),
+            **self.meta,
+        }
+
+
+def _feature_phrase(name: str, value: float, lang: str) -> str:
+    if name == "ratio_to_max" and np.isfinite(value) and value < 0.95:
+        pct = (1 - value) * 100
+        return f"销量比峰值低 {pct:.0f}%" if lang == "zh" else f"units are {pct:.0f}% below their peak"
+    if name == "age" and np.isfinite(value):
+        return f"上市 {value:.0f} 期" if lang == "zh" else f"it launched {value:.0f} periods ago"
+    if name == "slope_8" and np.isfinite(value):
+        up = value > 0
+        if lang == "zh":
+            return "近期销量在上升" if up else "近期销量在下降"
+        return "sales are rising" if up else "sales are falling"
+    label = feature_label(name, lang)
+    shown = "–" if not np.isfinite(value) else f"{value:.2f}"
+    return f"{label} 为 {shown}" if lang == "zh" else f"{label} is {shown}"
+
+
+class _Cache:
+    """A small LRU of finished explanations (and of encoded texts) keyed by strings."""
+
+    def __init__(self, size: int):
+        self.size, self.items = size, OrderedDict()
+
+    def get(self, key):
+        if key in self.items:
+            self.items.move_to_end(key)
+            return self.items[key]
+        return None
+
+    def put(self, key, value) -> None:
+        self.items[key] = value
+        self.items.move_to_end(key)
+        while len(self.items) > self.size:
+            self.items.popitem(last=False)
+
+
+CACHE = _Cache(256)
+
+
+class _TextScorer:
+    """f(list of texts) -> (n, 4) probabilities with the features fixed; encodes each distinct text once."""
+
+    def __init__(self, model, x_raw: np.ndarray):
+        self.model, self.x = model, np.asarray(x_raw, dtype=np.float64).reshape(1, -1)
+        self.memo: dict[str, np.ndarray] = {}
+        self.calls = 0
+
+    def vectors(self, texts: list[str]):
+        import torch
+
+        todo = list(dict.fromkeys(t for t in texts if t not in self.memo))
+        if todo:
+            self.calls += len(todo)
+            emb = self.model.embed(todo, batch_size=64)
+            for t, e in zip(todo, emb, strict=True):
+                self.memo[t] = e
+        return torch.stack([self.memo[t] for t in texts])
+
+    def __call__(self, texts) -> np.ndarray:
+        texts = [str(t) for t in texts]
+        emb = self.vectors(texts)
+        return self.model.predict_from_embeddings(emb, np.arange(len(texts)), np.repeat(self.x, len(texts), 0))[0]
+
+
+def _key(model, product: str, period: str, text: str, x: np.ndarray, budget: int) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps([str(getattr(model, "fingerprint", "")), id(model), product, period, budget]).encode())
+    h.update(text.encode("utf-8"))
+    h.update(np.asarray(x, dtype=np.float64).tobytes())
+    return h.hexdigest()
+
+
+def explain_inputs(
+    model,
+    text: str,
+    x_raw: np.ndarray,
+    *,
+    budget: int = DEFAULT_BUDGET,
+    feature_budget: int = FEATURE_BUDGET,
+    product: str = "",
+    period: str = "",
+    cache: _Cache | None = CACHE,
+    seed: int = 0,
+) -> Explanation:
+    """Explain the model's probabilities for one text and one row of raw features (what-if edits too)."""
+    import time
+
+    import shap
+
+    x_raw = np.asarray(x_raw, dtype=np.float64).reshape(-1)
+    key = _key(model, product, period, text, x_raw, budget)
+    if cache is not None and (hit := cache.get(key)) is not None:
+        return hit
+    started = time.perf_counter()
+    names = list(model.config.feature_names)
+    ref = np.asarray(model.scaler.mean, dtype=np.float64)  # the scaled reference is all zeros
+
+    # Tokens: features at the reference, so the token part is f(s, r) - f(∅, r).
+    scorer = _TextScorer(model, ref)
+    masker = shap.maskers.Text(model.tokenizer)
+    tok_explainer = shap.Explainer(scorer, masker, output_names=[s.label("en") for s in Stage], seed=seed)
+    exp = tok_explainer([text], max_evals=max(budget, 2), batch_size=max(budget, 2), silent=True)
+    values = np.asarray(exp.values[0], dtype=np.float64)  # (n_tokens, 4)
+    base = np.asarray(exp.base_values[0], dtype=np.float64)
+    segments = [str(s) for s in exp.data[0]]
+    starts, ends = _offsets(text, segments)
+    tokens = pd.DataFrame(
+        {
+            "token": np.repeat(segments, len(Stage)),
+            "start": np.repeat(starts, len(Stage)),
+            "end": np.repeat(ends, len(Stage)),
+            "stage": np.tile(np.arange(len(Stage)), len(segments)),
+            "value": values.reshape(-1),
+        }
+    )
+
+    # Features: the full text's embedding (computed above) is fixed, so every evaluation is heads only.
+    emb = scorer.vectors([text])
+
+    def heads(X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        return model.predict_from_embeddings(emb, np.zeros(len(X), dtype=np.int64), X)[0]
+
+    background = shap.maskers.Independent(ref[None, :], max_samples=1)
+    feat_explainer = shap.explainers.Permutation(heads, background, feature_names=names, seed=seed)
+    n_perm = max(1, feature_budget // (2 * len(names) + 1))
+    fexp = feat_explainer(x_raw[None, :], max_evals=n_perm * (2 * len(names) + 1), silent=True)
+    fvals = np.asarray(fexp.values[0], dtype=np.float64)  # (F, 4)
+    features = pd.DataFrame(
+        {
+            "feature": np.repeat(names, len(Stage)),
+            "input": np.repeat(x_raw, len(Stage)),
+            "stage": np.tile(np.arange(len(Stage)), len(names)),
+            "value": fvals.reshape(-1),
+        }
+    )
+    probs = heads(x_raw[None, :])[0]
+    out = Explanation(
+        text=text,
+        inputs=dict(zip(names, x_raw.tolist(), strict=True)),
+        probabilities=probs,
+        base=base,
+        tokens=tokens,
+        features=features,
+        evaluations=scorer.calls,
+        seconds=time.perf_counter() - started,
+        meta={"product_id": product, "period": period, "budget": budget},
+    )
+    if cache is not None:
+        cache.put(key, out)
+    return out
+
+
+def _offsets(text: str, segments: list[str]) -> tuple[list[int], list[int]]:
+    """Character offsets of SHAP's token segments in ``text`` (special tokens are empty at their place)."""
+    starts, ends, pos = [], [], 0
+    for seg in segments:
+        s = seg.strip()
+        at = text.find(s, pos) if s else -1
+        if at < 0:
+            starts.append(pos)
+            ends.append(pos)
+            continue
+        starts.append(at)
+        ends.append(at + len(s))
+        pos = at + len(s)
+    return starts, ends
+
+
+def product_inputs(ws, name: str, model, product: str, period: str | None = None) -> tuple[str, np.ndarray, str]:
+    """(text, raw feature row, period) of one product at ``period`` (default: its latest active period)."""
+    from .features import build_examples
+    from .labeling import LabelRules
+
+    rules = LabelRules(**model.training["labels"]) if model.training.get("labels") else LabelRules()
+    ex = build_examples(ws, name, rules)
+    f = ex.frame[ex.frame["product_id"].astype(str) == str(product)]
+    if f.empty:
+        raise KeyError(f"product {product!r} has no active period in dataset {name!r}")
+    if period is not None:
+        sel = f[f["period"].astype(str).str[:10] == str(period)[:10]]
+        if sel.empty:
+            raise KeyError(
+                f"product {product!r} is not active in period {period!r}; "
+                f"active from {str(f['period'].min())[:10]} to {str(f['period'].max())[:10]}"
+            )
+        f = sel
+    row = f.loc[f["t"].idxmax()]
+    x = row[list(model.config.feature_names)].to_numpy(dtype=np.float64)
+    return str(ex.texts[int(row["text_id"])]), x, str(row["period"])[:10]
+
+
+def explain(ws, name: str, model, product: str, period: str | None = None, **kw) -> Explanation:
+    """Explain the model's prediction for one stored product-period."""
+    text, x, when = product_inputs(ws, name, model, product, period)
+    return explain_inputs(model, text, x, product=str(product), period=when, **kw)
+
+
+def highlight_html(exp: Explanation, stage: int, *, scale: float | None = None) -> str:
+    """The text with each token coloured by its contribution to ``stage`` (green raises it, red lowers
+    it). Every piece of text is HTML-escaped: data can never inject markup."""
+    t = exp.tokens[exp.tokens["stage"] == stage]
+    vmax = scale or max(1e-9, float(t["value"].abs().max()) if len(t) else 1e-9)
+    out, pos = [], 0
+    for r in t.itertuples(index=False):
+        if r.end <= r.start:
+            continue
+        if r.start > pos:
+            out.append(html.escape(exp.text[pos : r.start]))
+        a = min(1.0, abs(r.value) / vmax) * 0.85
+        rgb = "46,160,67" if r.value > 0 else "215,58,73"
+        title = html.escape(f"{r.value:+.4f}", quote=True)
+        piece = html.escape(exp.text[r.start : r.end])
+        out.append(f'<span title="{title}" style="background: rgba({rgb},{a:.2f}); border-radius: 3px">{piece}</span>')
+        pos = r.end
+    out.append(html.escape(exp.text[pos:]))
+    return '<div style="line-height: 1.9; font-size: 0.95rem">' + "".join(out) + "</div>"

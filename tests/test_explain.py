@@ -1,0 +1,103 @@
+"""Explanations: additivity, planted words and features found, cache, safe HTML, the stored data untouched."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoTokenizer
+
+from lifecycle_core.explain import CACHE, explain_inputs, feature_label, highlight_html
+from lifecycle_core.model import FeatureScaler, LifecycleModel, ModelConfig, default_encoder_path
+
+from .conftest import tiny_bert
+
+WORDS = ["zebra", "kettle", "violin", "lantern"]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return AutoTokenizer.from_pretrained(default_encoder_path())
+
+
+def make(tokenizer, seed=0):
+    enc = tiny_bert(tokenizer.vocab_size, seed=seed)
+    cfg = ModelConfig(feature_names=("f0", "f1", "f2"), max_length=32, mlp_hidden=32, dropout=0.0, text_dropout=0.0)
+    X = np.random.default_rng(0).normal(size=(200, 3))
+    return LifecycleModel.create(cfg, FeatureScaler.fit(X), encoder=enc, tokenizer=tokenizer)
+
+
+def fit(model, texts, X, y, steps=150):
+    opt = torch.optim.AdamW(model.net.parameters(), lr=3e-3)
+    model.net.train()
+    for _ in range(steps):
+        opt.zero_grad()
+        model.loss(texts, X, y, np.full(len(y), np.nan)).backward()
+        opt.step()
+    model.net.eval()
+    return model
+
+
+@pytest.fixture(scope="module")
+def word_model(tokenizer):
+    """The stage is decided by one planted word; the features are noise."""
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 4, 160)
+    texts = [f"plain item number {i % 7} {WORDS[s]} in stock" for i, s in enumerate(y)]
+    X = rng.normal(size=(160, 3))
+    return fit(make(tokenizer), texts, X, y)
+
+
+@pytest.fixture(scope="module")
+def feature_model(tokenizer):
+    """The stage is decided by feature f1 (its sign); the text is the same everywhere."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(200, 3))
+    y = np.where(X[:, 1] > 0, 3, 1)
+    return fit(make(tokenizer, seed=1), ["the same text for all"] * 200, X, y)
+
+
+def test_parts_add_up_to_the_model_output(word_model):
+    exp = explain_inputs(word_model, "plain item number 3 violin in stock", np.array([0.3, -1.0, 2.0]), cache=None)
+    probs = word_model.predict_proba([exp.text], np.array([[0.3, -1.0, 2.0]]))[0]
+    np.testing.assert_allclose(exp.probabilities, probs, atol=1e-5)
+    np.testing.assert_allclose(exp.totals(), exp.probabilities, atol=1e-4)
+    assert set(exp.tokens.columns) == {"token", "start", "end", "stage", "value"}
+    for r in exp.tokens.itertuples():
+        if r.end > r.start:
+            assert exp.text[r.start : r.end] == r.token.strip()
+
+
+def test_the_planted_word_is_the_top_token(word_model):
+    exp = explain_inputs(word_model, "plain item number 5 lantern in stock", np.zeros(3), cache=None)
+    assert exp.stage == 3
+    assert exp.top_tokens(3, 1)["token"].str.strip().iloc[0] == "lantern"
+    assert abs(exp.text_share(3)) > abs(exp.features[exp.features["stage"] == 3]["value"]).sum()
+
+
+def test_the_planted_feature_is_the_top_feature(feature_model):
+    exp = explain_inputs(feature_model, "the same text for all", np.array([0.1, 1.5, -0.2]), cache=None)
+    assert exp.stage == 3
+    assert exp.top_features(3, 1)["feature"].iloc[0] == "f1"
+    assert "f1" in exp.sentence("en") and "预测为" in exp.sentence("zh")
+
+
+def test_a_cache_hit_returns_identical_values(word_model):
+    CACHE.items.clear()
+    a = explain_inputs(word_model, "plain item number 1 zebra in stock", np.zeros(3))
+    b = explain_inputs(word_model, "plain item number 1 zebra in stock", np.zeros(3))
+    assert a is b
+    c = explain_inputs(word_model, "plain item number 1 kettle in stock", np.zeros(3))
+    assert c is not a and not np.allclose(c.probabilities, a.probabilities)
+
+
+def test_html_escapes_text_from_the_data(word_model):
+    text = 'nice <script>alert("x")</script> & zebra'
+    exp = explain_inputs(word_model, text, np.zeros(3), cache=None)
+    out = highlight_html(exp, exp.stage)
+    assert "<script" not in out and "</script" not in out and "&lt;" in out and "&amp;" in out
+
+
+def test_feature_labels_in_both_languages():
+    assert feature_label("ratio_to_max", "en") == "units relative to their peak"
+    assert feature_label("lag_3", "zh") == "3 期前销量相对峰值"
