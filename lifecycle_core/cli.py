@@ -233,7 +233,19 @@ def cmd_actions(args: argparse.Namespace) -> int:
     from .decisions import plan_actions
     from .store import Workspace
 
-    plan = plan_actions(Workspace(args.workspace), args.dataset, rules=_rules(args))
+    ws = Workspace(args.workspace)
+    model_stages = None
+    if args.model:
+        from .predict import load_predictions, predict_and_store
+
+        try:
+            model_stages = load_predictions(ws, args.model, args.dataset)
+            if model_stages is None:
+                model_stages = predict_and_store(ws, args.model, args.dataset)
+        except FileNotFoundError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_INVALID
+    plan = plan_actions(ws, args.dataset, rules=_rules(args), model_stages=model_stages)
     a = plan.actions
     export.write(a, args.out, sheet="actions")
     print(
@@ -458,6 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("actions", help="restock / promote / clearance suggestions for every product")
     _dataset_args(p)
+    p.add_argument("--model", help="take stages from this trained model (default: the built-in estimate)")
     p.add_argument("--out", required=True, help="a .csv or .xlsx file")
     p.set_defaults(func=cmd_actions)
 

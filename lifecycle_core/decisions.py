@@ -38,11 +38,19 @@ def plan_actions(
     forecast_config: ForecastConfig | None = None,
     rules: LabelRules | None = None,
     examples: Examples | None = None,
+    model_stages: pd.DataFrame | None = None,
 ) -> Plan:
-    """Current stages, forecasts from the last period and one suggestion per product."""
+    """Current stages, forecasts from the last period and one suggestion per product.
+
+    ``model_stages`` (a trained model's scores: product_id, period, p_introduction...p_decline) replaces
+    the built-in stage estimate; each product's latest scored period is used."""
     info = ws.dataset(name)
     ex = examples or build_examples(ws, name, rules or LabelRules(), with_text=False)
-    stages = current_stages(ws, name, examples=ex)
+    if model_stages is not None:
+        latest = model_stages.sort_values("period").drop_duplicates("product_id", keep="last")
+        stages = latest[["product_id", "period", *PROBS]].reset_index(drop=True)
+    else:
+        stages = current_stages(ws, name, examples=ex)
     panel = ex.labels.panel
     probs = np.tile(np.eye(4)[int(Stage.MATURITY)], (panel.shape[0], 1))
     rows = panel.products.get_indexer(stages["product_id"])

@@ -4,11 +4,13 @@ over the numeric signals, combined so that the parts add up to the model's outpu
     python -m lifecycle_core explain --workspace ws --dataset demo --model first --product P00012 --json
 
 For one product-period with text ``s`` and features ``x``, and a reference ``r`` (the training mean of
-every feature) and the fully masked text ``∅``, each stage's probability splits exactly as
+every feature) and the fully masked text ``∅`` (every token replaced by the mask token), each stage's
+probability splits exactly as
 
     f(s, x) = f(∅, r)                      base value
-            + [f(s, r) - f(∅, r)]          token contributions (SHAP Partition explainer, Text masker)
-            + [f(s, x) - f(s, r)]          feature contributions (SHAP Permutation explainer)
+            + [f(∅, x) - f(∅, r)]          feature contributions (SHAP Permutation explainer, text masked)
+            + [f(s, x) - f(∅, x)]          token contributions (SHAP Partition explainer, Text masker,
+                                           the product's own features held at their values)
 
 Both explainers are efficient (their values sum to the change they explain), so the three parts add up
 to the probability (tests check it). Token attributions are the costly part: every evaluation encodes a
@@ -265,13 +267,12 @@ def explain_inputs(
     names = list(model.config.feature_names)
     ref = np.asarray(model.scaler.mean, dtype=np.float64)  # the scaled reference is all zeros
 
-    # Tokens: features at the reference, so the token part is f(s, r) - f(∅, r).
-    scorer = _TextScorer(model, ref)
+    # Tokens: the product's own features held fixed, so the token part is f(s, x) - f(∅, x).
+    scorer = _TextScorer(model, x_raw)
     masker = shap.maskers.Text(model.tokenizer)
     tok_explainer = shap.Explainer(scorer, masker, output_names=[s.label("en") for s in Stage], seed=seed)
     exp = tok_explainer([text], max_evals=max(budget, 2), batch_size=max(budget, 2), silent=True)
     values = np.asarray(exp.values[0], dtype=np.float64)  # (n_tokens, 4)
-    base = np.asarray(exp.base_values[0], dtype=np.float64)
     segments = [str(s) for s in exp.data[0]]
     starts, ends = _offsets(text, segments)
     tokens = pd.DataFrame(
@@ -284,12 +285,14 @@ def explain_inputs(
         }
     )
 
-    # Features: the full text's embedding (computed above) is fixed, so every evaluation is heads only.
-    emb = scorer.vectors([text])
+    # Features: the masked text's embedding (already encoded by the explainer) is held fixed, so every
+    # evaluation is a head evaluation: f(∅, x) - f(∅, r).
+    masked = str(masker(np.zeros(len(segments), dtype=bool), text)[0][0])
+    empty = scorer.vectors([masked])
 
     def heads(X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
-        return model.predict_from_embeddings(emb, np.zeros(len(X), dtype=np.int64), X)[0]
+        return model.predict_from_embeddings(empty, np.zeros(len(X), dtype=np.int64), X)[0]
 
     background = shap.maskers.Independent(ref[None, :], max_samples=1)
     feat_explainer = shap.explainers.Permutation(heads, background, feature_names=names, seed=seed)
@@ -304,7 +307,8 @@ def explain_inputs(
             "value": fvals.reshape(-1),
         }
     )
-    probs = heads(x_raw[None, :])[0]
+    base = heads(ref[None, :])[0]
+    probs = scorer([text])[0]
     out = Explanation(
         text=text,
         inputs=dict(zip(names, x_raw.tolist(), strict=True)),

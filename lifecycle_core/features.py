@@ -178,10 +178,10 @@ def numeric_features(
     log_u = np.log1p(np.maximum(u, 0))
     best = np.maximum.accumulate(log_u, axis=1)
     for k in range(N_LAGS):
-        lag = np.full((P, T), np.nan)  # before the first period: unknown, not zero
-        if k < T:
-            lag[:, k:] = log_u[:, : T - k] - best[:, k:]
-        f[f"lag_{k}"] = lag
+        # Before the first period the curve is unknown: it is padded with the first period's units
+        # (edge padding), which reads "no change" rather than inventing a rise or a fall.
+        shifted = np.concatenate([np.repeat(log_u[:, :1], min(k, T), axis=1), log_u[:, : max(T - k, 0)]], axis=1)
+        f[f"lag_{k}"] = shifted - best
     assert set(f) == set(FEATURES)
     return f
 

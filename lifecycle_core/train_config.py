@@ -21,7 +21,8 @@ class TrainConfig:
     max_steps: int = -1  # > 0 overrides epochs
     learning_rate: float = 1e-4  # encoder (or adapters)
     head_learning_rate: float = 1e-3  # numeric MLP and heads
-    head_warmup_epochs: int = 20  # epochs of the numeric path alone before the joint training (seconds)
+    head_warmup_epochs: int = 40  # most epochs of the signals part alone before the joint training (seconds)
+    freeze_signals: bool = True  # after the warm-up only the text part (and the encoder) learns
     batch_size: int = 32
     max_length: int = 128
     warmup_ratio: float = 0.06

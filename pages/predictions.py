@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from lifecycle_core.predict import list_models, predict_and_store, predictions_path
+from lifecycle_core.predict import predict_and_store, predictions_path
 from lifecycle_core.stages import Stage
 from ui import data, state, widgets
 from ui.state import tr
@@ -18,20 +18,7 @@ ws = state.workspace()
 STAGE_ORDER = [Stage(s).label(lang) for s in Stage]
 COLORS = dict(zip(STAGE_ORDER, ["#7fb3d5", "#52be80", "#f4d03f", "#e67e22"], strict=True))
 
-models = [m for m in list_models(ws) if m["dataset"] == info.name]
-if not models:
-    st.info(tr("predictions.no_model"))
-    st.page_link("pages/train.py", label=tr("nav.train"), icon="🧠")
-    st.stop()
-names = [m["name"] for m in models]
-current = st.session_state.get(state.MODEL_STORE)
-model = st.sidebar.selectbox(
-    tr("predictions.model"),
-    names,
-    index=names.index(current) if current in names else 0,
-    format_func=lambda n: f"{n} (F1 {next(m['macro_f1'] for m in models if m['name'] == n)})",
-)
-st.session_state[state.MODEL_STORE] = model
+model = state.model_selector(info)
 
 path = predictions_path(ws, model, info.name)
 if not path.exists():

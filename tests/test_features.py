@@ -95,11 +95,12 @@ def test_feature_values_by_hand(ws):
     assert f.loc[3, "ratio_to_max"] == pytest.approx((16 / 4) / (12 / 3))
     assert f.loc[3, "periods_since_max"] == 0
     assert f.loc[3, "price_change"] == pytest.approx(0.0)
-    # Lags: log units k periods back minus the log of the best period so far (8 units); NaN before the data.
+    # Lags: log units k periods back minus the log of the best period so far (8 units); before the first
+    # period the first period's units (0) stand in.
     best = np.log1p(8)
-    expected = [np.log1p(4) - best, 0.0, np.log1p(4) - best, np.log1p(0) - best]
-    assert [f.loc[3, f"lag_{k}"] for k in range(4)] == pytest.approx(expected)
-    assert np.isnan(f.loc[3, "lag_4"]) and f.loc[2, "lag_0"] == 0.0
+    expected = [np.log1p(4) - best, 0.0, np.log1p(4) - best, np.log1p(0) - best, np.log1p(0) - best]
+    assert [f.loc[3, f"lag_{k}"] for k in range(5)] == pytest.approx(expected)
+    assert f.loc[2, "lag_0"] == 0.0
 
 
 def test_text_has_latest_reviews_and_searches_with_pii_masked(ws):

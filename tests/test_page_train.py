@@ -96,3 +96,30 @@ def test_train_page_rejects_a_bad_name_without_starting_anything(setup, monkeypa
     assert not at.exception
     assert any("not valid" in e.value for e in at.error)
     assert len(jobs.list_jobs(ws)) == before
+
+
+def test_explain_page_and_what_if_edits_leave_stored_data_alone(setup, monkeypatch):
+    from .conftest import snapshot
+
+    ws, _ = setup
+    if not (ws.root / "models" / "demo-1" / "model").exists():
+        pytest.skip("needs the model trained by the Train page test")
+    before = snapshot(ws)
+    at = _app(ws, monkeypatch)
+    at.switch_page("pages/explain.py").run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Explain & what-if"
+    assert any("Predicted" in m.value for m in at.markdown)
+    assert len(at.get("html")) >= 1 and len(at.get("plotly_chart")) >= 3
+    text = at.text_area[0].value
+    at.text_area[0].set_value(text + " Reviews: <script>alert(1)</script> outdated, cheaper elsewhere.")
+    at.number_input[1].set_value(0.0)  # recent units
+    at.button[0].click().run()  # Apply
+    assert not at.exception, at.exception
+    assert any("Edited" in m.value for m in at.markdown)
+    assert any("Suggestion" in m.value for m in at.markdown)
+    html = "".join(h.proto.body for h in at.get("html"))
+    assert "<script>" not in html and "&lt;" in html
+    assert snapshot(ws) == before  # what-if never writes
+    at.button[1].click().run()  # Reset
+    assert not at.exception and at.text_area[0].value == text

@@ -39,3 +39,22 @@ def predictions(ws_root: str, model: str, name: str, dataset_id: str, stamp: flo
     products = ws.load_table(name, "products")
     keep = [c for c in ("product_id", "title", "category") if c in products]
     return preds.merge(products[keep].drop_duplicates("product_id"), on="product_id", how="left")
+
+
+@st.cache_resource(max_entries=4)
+def model(ws_root: str, name: str, stamp: float):
+    """A loaded model (kept in memory: loading costs seconds); ``stamp`` is its weights' mtime."""
+    from lifecycle_core.model import LifecycleModel
+    from lifecycle_core.predict import model_dir
+
+    return LifecycleModel.load(model_dir(Workspace(ws_root), name))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def model_actions(ws_root: str, name: str, dataset_id: str, model_name: str, stamp: float):
+    """The actions plan with the model's stages (the Explain page re-plans one product from it)."""
+    from lifecycle_core.decisions import plan_actions
+    from lifecycle_core.predict import load_predictions
+
+    ws = Workspace(ws_root)
+    return plan_actions(ws, name, model_stages=load_predictions(ws, model_name, name))

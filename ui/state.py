@@ -121,3 +121,29 @@ def analysis_page(key: str):
     if info is None:
         st.stop()
     return info
+
+
+def model_selector(info, *, require: bool = True):
+    """The trained-model picker (models trained on this dataset), shared by the model pages. Returns the
+    chosen name; without a model it says so, links to Train and stops the page (when ``require``)."""
+    from lifecycle_core.predict import list_models
+
+    models = [m for m in list_models(workspace()) if m["dataset"] == info.name]
+    if not models:
+        if require:
+            st.info(tr("predictions.no_model"))
+            st.page_link("pages/train.py", label=tr("nav.train"), icon="🧠")
+            st.stop()
+        return None
+    names = [m["name"] for m in models]
+    f1 = {m["name"]: m["macro_f1"] for m in models}
+    current = st.session_state.get(MODEL_STORE)
+    name = st.sidebar.selectbox(
+        tr("predictions.model"),
+        names,
+        index=names.index(current) if current in names else 0,
+        format_func=lambda n: f"{n} (F1 {f1[n]})",
+        key=f"model_pick.{info.name}",
+    )
+    st.session_state[MODEL_STORE] = name
+    return name

@@ -1,0 +1,107 @@
+"""Explanation latency and fidelity: SHAP's documented default for text vs the project's explainer.
+
+    python bench/explain_latency.py [--model WORKSPACE/models/NAME/model --workspace WS --dataset D] [--products 8]
+
+On the same products and model, in this process:
+
+(a) SHAP's default for text: ``shap.Explainer(f, shap.maskers.Text(tokenizer))`` called with default
+    settings (Partition explainer, 500 evaluations), where f scores a list of texts with the product's
+    numeric features fixed (``LifecycleModel.predict_proba``);
+(b) ``lifecycle_core.explain.explain_inputs`` at its default budget, the feature attributions and
+    the sentence included, no cache.
+
+Prints seconds per product for both (median), the ratio, and the fidelity of (b)'s token attributions
+against (a)'s for the predicted stage: Spearman rank correlation and top-5 token overlap (means).
+Target (issue 5): (b) >= 5x faster, rank correlation >= 0.8, median (b) < 2 s at max_length 128.
+Without ``--model`` a model is trained first on a small demo catalog (a few minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", help="a saved model folder (with --workspace and --dataset)")
+    ap.add_argument("--workspace")
+    ap.add_argument("--dataset", default="demo")
+    ap.add_argument("--products", type=int, default=8)
+    a = ap.parse_args()
+
+    import numpy as np
+    import shap
+    from scipy.stats import spearmanr
+
+    from lifecycle_core.demo import write_demo
+    from lifecycle_core.explain import DEFAULT_BUDGET, explain_inputs, product_inputs
+    from lifecycle_core.ingest import ingest
+    from lifecycle_core.model import LifecycleModel
+    from lifecycle_core.readers import SourceFile
+    from lifecycle_core.store import Workspace
+    from lifecycle_core.train import TrainConfig, train
+
+    tmp = tempfile.TemporaryDirectory()
+    if a.model:
+        ws, name, model = Workspace(a.workspace), a.dataset, LifecycleModel.load(a.model)
+    else:
+        ws, name = Workspace(Path(tmp.name) / "ws"), "demo"
+        ingest(ws, name, [SourceFile.from_path(p) for p in write_demo(Path(tmp.name) / "files", 80, 80, seed=1)])
+        print("training a model on an 80 x 80 demo catalog first…", flush=True)
+        model = train(ws, name, TrainConfig(epochs=2), output_dir=Path(tmp.name) / "m").model
+    print(f"max_length {model.config.max_length}, default budget {DEFAULT_BUDGET} evaluations", flush=True)
+
+    frame = ws.load_table(name, "products")
+    ids = frame["product_id"].astype(str).tolist()
+    rng = np.random.default_rng(0)
+    times_a, times_b, rhos, overlaps = [], [], [], []
+    for pid in rng.permutation(ids):
+        if len(times_a) >= a.products:
+            break
+        try:
+            text, x, period = product_inputs(ws, name, model, pid)
+        except KeyError:
+            continue
+
+        def f(texts, _x=x):
+            texts = [str(t) for t in texts]
+            return model.predict_proba(texts, np.repeat(_x[None, :], len(texts), 0))
+
+        t0 = time.perf_counter()
+        ref = shap.Explainer(f, shap.maskers.Text(model.tokenizer))([text])
+        times_a.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        ours = explain_inputs(model, text, x, cache=None)
+        ours.sentence("en")
+        times_b.append(time.perf_counter() - t0)
+
+        s = ours.stage
+        va = np.asarray(ref.values[0])[:, s]
+        vb = ours.tokens[ours.tokens["stage"] == s]["value"].to_numpy()
+        rho = spearmanr(va, vb).statistic if np.std(va) > 0 and np.std(vb) > 0 else float("nan")
+        top_a, top_b = set(np.argsort(-va)[:5]), set(np.argsort(-vb)[:5])
+        rhos.append(rho)
+        overlaps.append(len(top_a & top_b) / 5)
+        print(
+            f"  {pid} {period}: (a) {times_a[-1]:5.2f} s  (b) {times_b[-1]:5.2f} s  "
+            f"{len(va)} tokens  rho {rho:.3f}  top-5 {overlaps[-1]:.0%}  {ours.sentence('en')}",
+            flush=True,
+        )
+    ma, mb = statistics.median(times_a), statistics.median(times_b)
+    print(f"median seconds per product: (a) SHAP default {ma:.2f}  (b) project {mb:.2f}  ratio {ma / mb:.1f}x")
+    print(
+        f"fidelity of (b) vs (a): Spearman {np.nanmean(rhos):.3f} (min {np.nanmin(rhos):.3f}), top-5 overlap {np.mean(overlaps):.0%}"
+    )
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

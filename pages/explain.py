@@ -1,0 +1,227 @@
+"""Explain & what-if page: why the model predicts a product's stage, and what would change it.
+
+Edits live in this session only: they change the model's input, never the stored data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from lifecycle_core.explain import explain_inputs, feature_label, highlight_html, product_inputs
+from lifecycle_core.inventory import PROBS, suggest_actions
+from lifecycle_core.predict import model_dir, predictions_path
+from lifecycle_core.stages import Stage
+from ui import data, state
+from ui.state import tr
+
+info = state.analysis_page("explain")
+lang = state.lang()
+ws = state.workspace()
+model_name = state.model_selector(info)
+folder = model_dir(ws, model_name)
+model = data.model(str(ws.root), model_name, (folder / "model.safetensors").stat().st_mtime)
+STAGES = [Stage(s).label(lang) for s in Stage]
+COLORS = dict(zip(STAGES, ["#7fb3d5", "#52be80", "#f4d03f", "#e67e22"], strict=True))
+
+path = predictions_path(ws, model_name, info.name)
+if not path.exists():
+    st.info(tr("predictions.not_scored"))
+    st.page_link("pages/predictions.py", label=tr("nav.predictions"), icon="📊")
+    st.stop()
+preds = data.predictions(str(ws.root), model_name, info.name, info.id, path.stat().st_mtime)
+latest = preds.sort_values("period").drop_duplicates("product_id", keep="last")
+
+c1, c2, c3 = st.columns([2, 3, 2])
+query = c1.text_input(tr("predictions.search"), key="explain_search")
+options = latest
+if query:
+    hay = options["product_id"].astype(str).str.lower()
+    if "title" in options:
+        hay = hay + " " + options["title"].fillna("").astype(str).str.lower()
+    options = options[hay.str.contains(query.strip().lower(), regex=False)]
+if options.empty:
+    st.warning(tr("explain.no_match"))
+    st.stop()
+titles = dict(zip(options["product_id"], options.get("title", options["product_id"]), strict=True))
+pid = c2.selectbox(
+    tr("common.product"), list(titles), format_func=lambda p: f"{p} · {titles[p]}", key="explain_product"
+)
+periods = sorted(preds.loc[preds["product_id"] == pid, "period"].astype(str).str[:10].unique(), reverse=True)
+period = c3.selectbox(tr("predictions.col.period"), periods, key=f"explain_period.{pid}")
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _inputs(ws_root: str, dataset_id: str, model_key: str, product: str, when: str):
+    text, x, _ = product_inputs(ws, info.name, model, product, when)
+    return text, x
+
+
+text0, x0 = _inputs(str(ws.root), info.id, str(folder), pid, period)
+names = list(model.config.feature_names)
+with st.spinner(tr("explain.computing")):
+    exp0 = explain_inputs(model, text0, x0, product=pid, period=period)
+
+
+def _probs_chart(probs: np.ndarray, key: str):
+    df = pd.DataFrame({"stage": STAGES, "p": probs})
+    fig = px.bar(df, x="p", y="stage", orientation="h", color="stage", color_discrete_map=COLORS, range_x=[0, 1])
+    fig.update_layout(height=200, showlegend=False, margin={"l": 0, "r": 0, "t": 10, "b": 0})
+    fig.update_layout(xaxis_title=None, yaxis_title=None, xaxis_tickformat=".0%")
+    st.plotly_chart(fig, width="stretch", key=key)
+
+
+def _features_chart(exp, stage: int, key: str):
+    top = exp.top_features(stage, 10).iloc[::-1]
+    df = pd.DataFrame(
+        {
+            "feature": [
+                f"{feature_label(f, lang)} = {v:.2f}" for f, v in zip(top["feature"], top["input"], strict=True)
+            ],
+            "value": top["value"].to_numpy(),
+        }
+    )
+    fig = px.bar(df, x="value", y="feature", orientation="h", color=df["value"] > 0,
+                 color_discrete_map={True: "#2ea043", False: "#d73a49"})  # fmt: skip
+    fig.update_layout(height=340, showlegend=False, margin={"l": 0, "r": 0, "t": 10, "b": 0})
+    fig.update_layout(xaxis_title=tr("explain.contribution"), yaxis_title=None)
+    st.plotly_chart(fig, width="stretch", key=key)
+
+
+def _show(exp, key: str, stage: int):
+    _probs_chart(exp.probabilities, f"p_{key}")
+    st.markdown(f"**{exp.sentence(lang)}**")
+    st.caption(
+        tr(
+            "explain.split",
+            stage=STAGES[stage],
+            base=f"{exp.base[stage]:.0%}",
+            text=f"{exp.text_share(stage):+.1%}",
+            signals=f"{exp.probabilities[stage] - exp.base[stage] - exp.text_share(stage):+.1%}",
+        )
+    )
+    st.html(highlight_html(exp, stage))  # every piece of data text is escaped in highlight_html
+
+
+stage = st.radio(
+    tr("explain.for_stage"),
+    list(range(len(STAGES))),
+    index=exp0.stage,
+    format_func=lambda s: STAGES[s],
+    horizontal=True,
+    key=f"explain_stage.{lang}.{pid}.{period}",
+)
+left, right = st.columns(2)
+with left:
+    st.subheader(tr("explain.why"))
+    _show(exp0, "orig", stage)
+    _features_chart(exp0, stage, "feat_orig")
+with right:
+    st.subheader(tr("explain.curve"))
+    sales = data.sales(str(ws.root), info.name, info.id)
+    curve = sales[sales["product_id"] == pid].groupby("period", as_index=False)["units"].sum()
+    st_by = preds.loc[preds["product_id"] == pid, ["period", "stage"]]
+    curve = curve.merge(st_by, on="period", how="left")
+    curve["stage_name"] = [STAGES[int(s)] if s == s else "–" for s in curve["stage"]]
+    fig = px.scatter(curve, x="period", y="units", color="stage_name", color_discrete_map=COLORS,
+                     category_orders={"stage_name": STAGES})  # fmt: skip
+    fig.add_scatter(x=curve["period"], y=curve["units"], mode="lines", line={"color": "#bbb"}, showlegend=False)
+    fig.add_vline(x=pd.Timestamp(period), line_dash="dot")
+    fig.update_layout(height=360, legend_title=None, xaxis_title=None, yaxis_title=tr("anomalies.units"))
+    st.plotly_chart(fig, width="stretch", key="curve")
+
+st.divider()
+st.subheader(tr("explain.whatif"))
+st.caption(tr("explain.whatif_intro"))
+ns = f"wi.{pid}.{period}"  # edits belong to one product-period; another product starts fresh
+x_idx = {n: i for i, n in enumerate(names)}
+
+
+def _get(name: str, default: float = 0.0) -> float:
+    v = x0[x_idx[name]] if name in x_idx else default
+    return float(v) if np.isfinite(v) else default
+
+
+units0 = float(np.expm1(_get("log_units_4")))
+with st.form(f"form.{ns}"):
+    text1 = st.text_area(tr("explain.text"), value=text0, height=140, key=f"{ns}.text")
+    f1, f2, f3, f4 = st.columns(4)
+    price = f1.number_input(tr("explain.price_change"), -95.0, 500.0, round(_get("price_change") * 100, 1), 5.0,
+                            key=f"{ns}.price")  # fmt: skip
+    units = f2.number_input(tr("explain.recent_units"), 0.0, 1e9, round(units0, 2), key=f"{ns}.units")
+    returns = f3.number_input(tr("explain.return_rate"), 0.0, 500.0, round(_get("return_rate_8") * 100, 1), 1.0,
+                              key=f"{ns}.returns")  # fmt: skip
+    rating = f4.number_input(tr("explain.rating"), 1.0, 5.0, float(np.clip(_get("rating_mean") + 3.0, 1, 5)), 0.1,
+                             key=f"{ns}.rating")  # fmt: skip
+    b1, b2 = st.columns([1, 6])
+    apply = b1.form_submit_button(tr("explain.apply"), type="primary")
+    reset = b2.form_submit_button(tr("explain.reset"))
+
+if reset:
+    for k in [k for k in st.session_state if str(k).startswith(ns)]:
+        del st.session_state[k]
+    st.rerun()
+
+
+def _edited_x() -> np.ndarray:
+    """The feature row with the edited signals; features derived from the same quantities move with them."""
+    x = x0.copy()
+
+    def put(name, value):
+        if name in x_idx:
+            x[x_idx[name]] = value
+
+    put("price_change", price / 100)
+    put("return_rate_8", returns / 100)
+    put("rating_mean", rating - 3.0)
+    if abs(units - units0) > 1e-9:
+        lu = float(np.log1p(units))
+        ratio0 = _get("ratio_to_max", 1.0)
+        peak = units0 / ratio0 if ratio0 > 0 and units0 > 0 else max(units, 1e-9)
+        put("log_units_4", lu)
+        put("log_units", lu)
+        put("ratio_to_max", min(1.0, units / peak) if peak > 0 else 1.0)
+        if units >= peak:
+            put("periods_since_max", 0.0)
+        if "lag_0" in x_idx and "log_units" in x_idx:
+            best = _get("log_units") - _get("lag_0")  # log of the best period so far
+            put("lag_0", lu - max(best, lu))
+    return x
+
+
+if apply or st.session_state.get(f"{ns}.applied"):
+    st.session_state[f"{ns}.applied"] = True
+    x1 = _edited_x()
+    with st.spinner(tr("explain.computing")):
+        exp1 = explain_inputs(model, text1, x1, product=pid, period=period)
+    o, e = st.columns(2)
+    with o:
+        st.markdown(f"#### {tr('explain.original')}")
+        _show(exp0, "wi_orig", stage)
+    with e:
+        st.markdown(f"#### {tr('explain.edited')}")
+        _show(exp1, "wi_edit", stage)
+
+    plan = data.model_actions(str(ws.root), info.name, info.id, model_name, path.stat().st_mtime)
+    products = ws.load_table(info.name, "products")
+    inv = ws.load_table(info.name, "inventory") if plan.has_inventory else None
+    rows = []
+    for label, probs in ((tr("explain.original"), exp0.probabilities), (tr("explain.edited"), exp1.probabilities)):
+        sp = pd.DataFrame([dict(zip(PROBS, probs, strict=True), product_id=pid)])
+        # The forecast stays as planned; only the stage (and what it implies) follows the edit.
+        fc = plan.forecasts[plan.forecasts["product_id"] == pid]
+        a = suggest_actions(products[products["product_id"] == pid], fc, sp, inv)
+        r = a.iloc[0]
+        rows.append(
+            {
+                "": label,
+                tr("common.stage"): STAGES[int(r["stage"])],
+                tr("actions.col.action"): tr(f"actions.action.{r['action']}"),
+                tr("actions.col.quantity"): r["quantity"],
+                tr("actions.col.markdown"): r["markdown_pct"],
+                tr("actions.col.reason"): r[f"reason_{lang}"],
+            }
+        )
+    st.markdown(f"#### {tr('explain.suggestion')}")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
