@@ -7,9 +7,10 @@ UI only: every page calls lifecycle_core; the workspace folder is $LIFECYCLE_WOR
 
 import streamlit as st
 
-from ui import state
+from ui import auth, state
 
 st.set_page_config(page_title="Lifecycle Studio", page_icon="📈", layout="wide")
+auth.require_access()  # every page runs through here: with a password configured, none shows without it
 
 pages = [
     st.Page("pages/data.py", title=state.tr("nav.data"), icon="🗂️", url_path="data", default=True),

@@ -382,6 +382,33 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from . import jobs
+    from .store import Workspace
+
+    ws = Workspace(args.workspace)
+    try:
+        if args.cancel is not None:
+            job = jobs.cancel(ws, args.cancel)
+            print(f"job {job.id}: {'cancelled' if job.state == jobs.CANCELLED else 'asked to stop'}")
+            return EXIT_OK
+        if args.resume is not None:
+            job = jobs.resume(ws, args.resume)
+            print(f"job {job.id} {job.state}: resumes job {args.resume} ({job.model_name})")
+            return EXIT_OK
+    except jobs.JobError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    rows = jobs.list_jobs(ws)
+    if args.json:
+        print(json.dumps([{**j.__dict__, "history": len(j.history)} for j in rows], default=str))
+        return EXIT_OK
+    for j in rows:
+        f1 = f"{j.val_macro_f1:.4f}" if j.val_macro_f1 is not None else "-"
+        print(f"{j.id:>4} {j.state:<10} {j.model_name:<24} {j.dataset:<16} step {j.step}/{j.max_steps}  val F1 {f1}")
+    return EXIT_OK
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from .explain import explain
     from .model import LifecycleModel
@@ -520,6 +547,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latest", action="store_true", help="only each product's latest period (not stored)")
     p.add_argument("--int8", action="store_true", help="int8 dynamic quantization for CPU; prints its agreement")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("jobs", help="list background training jobs; cancel or resume one")
+    p.add_argument("--workspace", required=True)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--cancel", type=int, metavar="ID")
+    g.add_argument("--resume", type=int, metavar="ID", help="a failed or cancelled job, from its last checkpoint")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_jobs)
 
     p = sub.add_parser("explain", help="SHAP token and feature attributions of one product's prediction")
     _dataset_args(p)

@@ -67,6 +67,10 @@ def test_a_job_trains_in_its_own_process_and_records_progress(jws, base):
         jobs.submit(jws, "demo", "m1", cfg(base))
     with pytest.raises(jobs.JobError, match="not valid"):
         jobs.submit(jws, "demo", "../evil", cfg(base))
+    from lifecycle_core.cli import main
+
+    assert main(["jobs", "--workspace", str(jws.root)]) == 0
+    assert main(["jobs", "--workspace", str(jws.root), "--cancel", str(job.id)]) == 2  # finished: nothing to cancel
 
 
 def test_one_job_per_device_and_the_queue_moves_on(jws, base):

@@ -146,3 +146,20 @@ def test_catalogs_have_the_same_keys():
     for lang, msgs in MESSAGES.items():
         for key, text in msgs.items():
             assert text.strip(), f"{lang}:{key} is empty"
+
+
+def test_a_configured_password_guards_every_page(tmp_path, monkeypatch):
+    monkeypatch.setenv("LIFECYCLE_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.setenv("LIFECYCLE_PASSWORD", "s3cret-密码")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception and len(at.text_input) == 1 and not at.file_uploader
+    at.text_input[0].set_value("wrong")
+    at.button[0].click().run()
+    assert any("Wrong password" in e.value for e in at.error) and not at.file_uploader
+    at.switch_page("pages/actions.py").run()
+    assert at.title[0].value == "Lifecycle Studio" and not at.metric  # another page: still the sign-in form
+    at.text_input[0].set_value("s3cret-密码")
+    at.button[0].click().run()
+    assert not at.exception and "sign_in" not in [f.id for f in at.get("form")]
+    assert at.title[0].value != "Lifecycle Studio"

@@ -229,6 +229,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "explain.original": "Original",
         "explain.edited": "Edited",
         "explain.suggestion": "Suggestion",
+        "auth.password": "Password",
+        "auth.sign_in": "Sign in",
+        "auth.wrong": "Wrong password.",
+        "auth.login": "Sign in with your organisation's account",
     },
     "zh": {
         "app.title": "生命周期工作室",
@@ -447,6 +451,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "explain.original": "原始",
         "explain.edited": "修改后",
         "explain.suggestion": "建议",
+        "auth.password": "密码",
+        "auth.sign_in": "登录",
+        "auth.wrong": "密码错误。",
+        "auth.login": "使用组织账号登录",
     },
 }
 

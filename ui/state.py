@@ -85,7 +85,10 @@ def show_flash() -> None:
 def page_setup() -> None:
     """Sidebar shared by every page. Called by each page (not app.py) so its widgets keep their
     state across reruns in every runner, AppTest included."""
+    from ui.auth import require_access
+
     language_switch()
+    require_access()  # also here, not only in app.py: a page must never render without access
     st.sidebar.caption(f"{tr('app.workspace')}: `{workspace_path()}`")
 
 
