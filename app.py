@@ -12,8 +12,11 @@ from ui import auth, state
 st.set_page_config(page_title="Lifecycle Studio", page_icon="📈", layout="wide")
 auth.require_access()  # every page runs through here: with a password configured, none shows without it
 
+# An empty workspace opens on the welcome page (one click: demo data + a trained model).
+fresh = not state.workspace().list_datasets() or state.DEMO_JOB in st.session_state
 pages = [
-    st.Page("pages/data.py", title=state.tr("nav.data"), icon="🗂️", url_path="data", default=True),
+    st.Page("pages/welcome.py", title=state.tr("nav.welcome"), icon="👋", url_path="welcome", default=fresh),
+    st.Page("pages/data.py", title=state.tr("nav.data"), icon="🗂️", url_path="data", default=not fresh),
     st.Page("pages/train.py", title=state.tr("nav.train"), icon="🧠", url_path="train"),
     st.Page("pages/predictions.py", title=state.tr("nav.predictions"), icon="📊", url_path="predictions"),
     st.Page("pages/explain.py", title=state.tr("nav.explain"), icon="🔍", url_path="explain"),

@@ -382,7 +382,10 @@ def run_worker(ws, job_id: int) -> int:
         from .predict import score_dataset, store_predictions
 
         # Scored here, in the worker, so the Predictions page opens on finished results.
-        store_predictions(ws, job.model_name, job.dataset, score_dataset(ws, job.dataset, result.model))
+        preds = score_dataset(
+            ws, job.dataset, result.model, examples=result.examples, embeddings=result.text_embeddings
+        )
+        store_predictions(ws, job.model_name, job.dataset, preds)
         _update(ws, job_id, progress=1.0, eta_seconds=0.0, message="done")
     except _Cancelled:
         state, error = CANCELLED, None

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .features import FEATURES, build_examples
+from .features import build_examples
 from .labeling import LabelRules
 from .model import LifecycleModel
 from .stage_now import PROB_COLUMNS
@@ -37,16 +37,31 @@ def model_dir(ws, model: str) -> Path:
 
 
 def score_dataset(
-    ws, name: str, model: LifecycleModel, *, latest_only: bool = False, batch_size: int = 256
+    ws,
+    name: str,
+    model: LifecycleModel,
+    *,
+    latest_only: bool = False,
+    batch_size: int = 64,
+    examples=None,
+    embeddings=None,
 ) -> pd.DataFrame:
-    """Stage probabilities, predicted stage and next-period demand per active product-period."""
+    """Stage probabilities, predicted stage and next-period demand per active product-period.
+
+    ``examples`` and ``embeddings`` (one per text of ``examples``, from a frozen-encoder training run)
+    skip rebuilding the inputs and encoding the texts again."""
     rules = LabelRules(**model.training["labels"]) if model.training.get("labels") else LabelRules()
-    ex = build_examples(ws, name, rules)
+    ex = examples if examples is not None else build_examples(ws, name, rules)
     f = ex.frame
     if latest_only:
         f = f[f.groupby("product_id")["t"].transform("max") == f["t"]]
-    texts = ex.texts[f["text_id"].to_numpy()].tolist()
-    proba, demand = model.predict_all(texts, f[list(FEATURES)].to_numpy(dtype=np.float64), batch_size=batch_size)
+    X = f[list(model.config.feature_names)].to_numpy(dtype=np.float64)
+    if embeddings is not None:
+        proba, demand = model.predict_from_embeddings(embeddings, f["text_id"].to_numpy(), X)
+    else:
+        uniq, index = np.unique(f["text_id"].to_numpy(), return_inverse=True)
+        emb = model.embed(ex.texts[uniq].tolist(), batch_size=batch_size)
+        proba, demand = model.predict_from_embeddings(emb, index, X)
     out = f[["product_id", "period", "t"]].reset_index(drop=True)
     for k, col in enumerate(PROB_COLUMNS):
         out[col] = proba[:, k]

@@ -209,6 +209,8 @@ class TrainResult:
     steps: int
     seconds: float
     history: list[dict]
+    examples: object = None  # the features.Examples trained on
+    text_embeddings: torch.Tensor | None = None  # frozen mode: every text's embedding, for scoring
 
 
 def _with_lora(encoder: nn.Module, cfg: TrainConfig) -> nn.Module:
@@ -321,9 +323,9 @@ def train(
     if cfg.mode == "frozen":
         for p in model.net.encoder.parameters():
             p.requires_grad = False
-        progress(0.02, f"encoding {len(used):,} distinct texts once (frozen encoder)")
-        embeddings = torch.zeros((len(ex.texts), model.net.hidden_size))
-        embeddings[torch.from_numpy(used)] = model.embed(ex.texts[used].tolist())
+        # Every text, not only the training ones: the encoder never changes, so scoring reuses them.
+        progress(0.02, f"encoding {len(ex.texts):,} distinct texts once (frozen encoder)")
+        embeddings = model.embed(ex.texts.tolist())
     else:
         token_ids = [[] for _ in range(len(ex.texts))]
         tokenized = model.tokenizer(ex.texts[used].tolist(), truncation=True, max_length=cfg.max_length)
@@ -454,4 +456,6 @@ def train(
     model.fingerprint = ws.dataset(name).content_hash
     model.save(out / "model")
     progress(1.0, f"done: validation macro-F1 {metrics['macro_f1']}")
-    return TrainResult(model, metrics, out, trainer.state.global_step, time.perf_counter() - started, history)
+    return TrainResult(
+        model, metrics, out, trainer.state.global_step, time.perf_counter() - started, history, ex, embeddings
+    )

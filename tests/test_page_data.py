@@ -22,6 +22,8 @@ def app(tmp_path, monkeypatch):
     monkeypatch.setenv("LIFECYCLE_WORKSPACE", str(tmp_path / "ws"))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()
+    assert not at.exception and at.title[0].value == "Welcome to Lifecycle Studio"  # empty workspace
+    at.switch_page("pages/data.py").run()
     assert not at.exception
     return at
 
@@ -163,3 +165,27 @@ def test_a_configured_password_guards_every_page(tmp_path, monkeypatch):
     at.button[0].click().run()
     assert not at.exception and "sign_in" not in [f.id for f in at.get("form")]
     assert at.title[0].value != "Lifecycle Studio"
+
+
+def test_welcome_starts_the_demo_data_and_a_background_training_job(tmp_path, monkeypatch):
+    import time
+
+    from lifecycle_core import jobs
+
+    monkeypatch.setenv("LIFECYCLE_WORKSPACE", str(tmp_path / "ws"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    assert at.title[0].value == "Welcome to Lifecycle Studio"
+    at.button(key="welcome_start").click().run()
+    assert not at.exception, at.exception
+    ws = Workspace(tmp_path / "ws")
+    assert [d.name for d in ws.list_datasets()] == ["demo"]
+    (job,) = jobs.list_jobs(ws)
+    assert job.model_name == "demo-quick" and job.config["mode"] == "frozen" and job.state == jobs.RUNNING
+    assert at.get("progress")  # the page follows the job
+    jobs.cancel(ws, job.id)  # the full run (a few minutes) is measured in docs/performance.md, not here
+    end = time.time() + 60
+    while jobs.get_job(ws, job.id).state == jobs.RUNNING and time.time() < end:
+        time.sleep(0.3)
+        jobs.refresh(ws)
+    assert jobs.get_job(ws, job.id).state in (jobs.CANCELLED, jobs.FAILED)

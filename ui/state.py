@@ -18,7 +18,8 @@ UPLOADS = "uploads"  # file_id -> FilePlan (or the read error report)
 LAST_REPORT = "last_report"
 FLASH = "flash"  # (kind, message) shown once after a rerun
 TRAIN_WAS_ACTIVE = "train_was_active"  # the Train page saw an active job on its last run
-MODEL_STORE = "ui_model"  # the chosen model on the Predictions page
+MODEL_STORE = "ui_model"  # the chosen model on the model pages
+DEMO_JOB = "demo_job"  # the one-click demo's training job, followed on the Welcome page
 
 WORKSPACE_ENV = "LIFECYCLE_WORKSPACE"
 
