@@ -46,7 +46,7 @@ class ModelConfig:
     mlp_hidden: int = 64
     dropout: float = 0.1
     text_dropout: float = 0.3  # training only: share of rows whose text is hidden, so signals alone also work
-    demand_loss_weight: float = 0.3
+    demand_loss_weight: float = 0.05  # larger weights let the demand error crowd out the stage (measured)
 
     def __post_init__(self) -> None:
         if self.max_length < 8:

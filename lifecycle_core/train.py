@@ -10,6 +10,7 @@ product-periods share a text) with dynamic padding. A checkpoint is written ever
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -307,10 +308,18 @@ def train(
         else None
     )
     objective = _Objective(model.net, cw, cfg.demand_loss_weight)
+    signals_file = out / "signals_only.json"
+    signals_f1 = None
     if cfg.head_warmup_epochs and not resume:
         progress(0.01, f"training the signals part alone (up to {cfg.head_warmup_epochs} epochs)")
-        f1, epoch = _warm_up_signals(objective, (Xs[tr_rows], y[tr_rows], nxt[tr_rows]), (Xs[va_rows], y[va_rows]), cfg)
-        progress(0.02, f"signals alone: validation macro-F1 {f1:.4f} (epoch {epoch})")
+        signals_f1, epoch = _warm_up_signals(
+            objective, (Xs[tr_rows], y[tr_rows], nxt[tr_rows]), (Xs[va_rows], y[va_rows]), cfg
+        )
+        progress(0.02, f"signals alone: validation macro-F1 {signals_f1:.4f} (epoch {epoch})")
+        out.mkdir(parents=True, exist_ok=True)
+        signals_file.write_text(json.dumps({"macro_f1": signals_f1, "epoch": epoch}), encoding="utf-8")
+    elif resume and signals_file.exists():
+        signals_f1 = json.loads(signals_file.read_text(encoding="utf-8"))["macro_f1"]
     if cfg.freeze_signals and cfg.head_warmup_epochs:
         # The text part learns what the signals miss; the signals part stays as the warm-up left it.
         for p in model.net.numeric.parameters():
@@ -443,9 +452,24 @@ def train(
     else:
         proba = model.predict_proba(ex.texts[text_id[val_idx]].tolist(), X[val_idx])
     metrics = classification_metrics(y[val_idx], proba)
+    text_part = "on"
+    if signals_f1 is not None and cfg.freeze_signals and signals_f1 > metrics["macro_f1"]:
+        # Early stopping includes the starting point: when no evaluation with the text beat the signals
+        # alone on validation, the text part goes back to zero (the model the warm-up left) and says so.
+        head = model.net.text_head[-1]
+        with torch.no_grad():
+            head.weight.zero_()
+            head.bias.zero_()
+        text_part = f"off: validation macro-F1 {metrics['macro_f1']} with the text, {signals_f1} without"
+        proba = model.predict_from_embeddings(
+            torch.zeros((1, model.net.hidden_size)), np.zeros(len(val_idx), dtype=np.int64), X[val_idx]
+        )[0]
+        metrics = classification_metrics(y[val_idx], proba)
+        progress(0.995, f"text part {text_part}")
     model.metrics = {"validation": metrics}
     model.training = {
         "train": cfg.to_dict(),
+        "text_part": text_part,
         "labels": rules.to_dict(),
         "split_config": (split or SplitConfig()).to_dict(),
         "dataset": name,
