@@ -252,3 +252,22 @@ def test_cli_train_predict_evaluate(small, tmp_path):
     assert 0 <= res["baselines"]["flow"]["macro_f1"] <= 1
     r = run("evaluate", *common, "--model", "nope")
     assert r.returncode == 2 and "no trained model" in r.stderr
+
+
+def test_the_kept_model_is_never_worse_than_the_signals_alone_on_validation(small, tmp_path):
+    enc, tok = tiny_parts()
+    cfg = TrainConfig(
+        max_steps=6, save_steps=3, batch_size=16, max_length=32, learning_rate=3e-2, head_learning_rate=3e-2
+    )
+    res = train(small, "demo", cfg, output_dir=tmp_path / "s", encoder=enc, tokenizer=tok)
+    signals = json.loads((tmp_path / "s" / "signals_only.json").read_text(encoding="utf-8"))["macro_f1"]
+    part = res.model.training["text_part"]
+    if part.startswith("off"):
+        head = res.model.net.text_head[-1]
+        assert not head.weight.any() and not head.bias.any()
+        X = np.zeros((2, len(res.model.config.feature_names)))
+        a, b = res.model.predict_proba(["one text", "a completely different text"], X)
+        np.testing.assert_allclose(a, b, atol=1e-6)  # the text no longer moves anything
+        assert res.metrics["macro_f1"] == pytest.approx(signals, abs=1e-4)
+    else:
+        assert part == "on" and res.metrics["macro_f1"] >= signals
