@@ -416,10 +416,13 @@ def train(
                 msg += f", about {eta:,.0f} s left"
             progress(min(0.99, done), msg)
 
+    evaluations: dict[int, dict] = {}  # step -> full validation metrics, so the kept one is not recomputed
+
     def compute_metrics(pred) -> dict:
         logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
         proba = torch.softmax(torch.as_tensor(logits, dtype=torch.float32), -1).numpy()
         m = classification_metrics(pred.label_ids, proba)
+        evaluations[trainer.state.global_step] = m
         return {"macro_f1": m["macro_f1"], "accuracy": m["accuracy"], "ece": m["ece"]}
 
     trainer = Trainer(
@@ -444,14 +447,17 @@ def train(
     trainer.remove_callback(PrinterCallback)  # progress goes through `progress`, not print()
     has_ckpt = any((out / "checkpoints").glob("checkpoint-*")) if (out / "checkpoints").exists() else False
     trainer.train(resume_from_checkpoint=True if (resume and has_ckpt) else None)
-    progress(0.99, "scoring the validation split")
     val_idx = np.flatnonzero(va_rows)
     model.merge_adapters()
-    if embeddings is not None:
-        proba = model.predict_from_embeddings(embeddings, text_id[val_idx], X[val_idx])[0]
-    else:
-        proba = model.predict_proba(ex.texts[text_id[val_idx]].tolist(), X[val_idx])
-    metrics = classification_metrics(y[val_idx], proba)
+    best = trainer.state.best_model_checkpoint
+    metrics = evaluations.get(int(best.rsplit("-", 1)[1])) if best else None
+    if metrics is None:  # resumed past the kept evaluation: score the validation rows again
+        progress(0.99, "scoring the validation split")
+        if embeddings is not None:
+            proba = model.predict_from_embeddings(embeddings, text_id[val_idx], X[val_idx])[0]
+        else:
+            proba = model.predict_proba(ex.texts[text_id[val_idx]].tolist(), X[val_idx])
+        metrics = classification_metrics(y[val_idx], proba)
     text_part = "on"
     if signals_f1 is not None and cfg.freeze_signals and signals_f1 > metrics["macro_f1"]:
         # Early stopping includes the starting point: when no evaluation with the text beat the signals

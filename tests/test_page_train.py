@@ -123,3 +123,7 @@ def test_explain_page_and_what_if_edits_leave_stored_data_alone(setup, monkeypat
     assert snapshot(ws) == before  # what-if never writes
     at.button[1].click().run()  # Reset
     assert not at.exception and at.text_area[0].value == text
+    at.radio(key="lang").set_value("zh").run()
+    assert not at.exception and at.title[0].value == "解释与假设分析"
+    shown = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
+    assert "预测为" in shown and "explain." not in shown
