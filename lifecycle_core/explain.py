@@ -122,8 +122,13 @@ class Explanation:
     def text_share(self, stage: int) -> float:
         return float(self.tokens.loc[self.tokens["stage"] == stage, "value"].sum())
 
-    def top_tokens(self, stage: int, k: int = 5) -> pd.DataFrame:
-        t = self.tokens[(self.tokens["stage"] == stage) & (self.tokens["token"].str.strip() != "")]
+    def top_tokens(self, stage: int, k: int = 5, *, words_only: bool = False) -> pd.DataFrame:
+        """The k tokens that raise ``stage`` most; ``words_only`` skips punctuation and sub-word pieces."""
+        tok = self.tokens["token"].str.strip()
+        t = self.tokens[(self.tokens["stage"] == stage) & (tok != "")]
+        if words_only:
+            w = t["token"].str.strip()
+            t = t[w.str.len().ge(2) & w.str.contains(r"\w", regex=True) & ~w.str.contains(r"^\W|^#", regex=True)]
         return t.sort_values("value", ascending=False).head(k)
 
     def top_features(self, stage: int, k: int = 5) -> pd.DataFrame:
@@ -136,7 +141,7 @@ class Explanation:
         name = STAGE_NAMES[lang][Stage(s)]
         feats = self.features[(self.features["stage"] == s) & (self.features["value"] > 0)]
         feats = feats.sort_values("value", ascending=False)
-        words = self.top_tokens(s, 3)
+        words = self.top_tokens(s, 3, words_only=True)
         words = words[words["value"] > 0]
         parts = []
         if len(feats):
