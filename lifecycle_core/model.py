@@ -250,7 +250,7 @@ class LifecycleModel:
         """Stage probabilities and demand from cached text embeddings (k, hidden): head evaluations only."""
         self.net.eval()
         feats = torch.from_numpy(self.scaler.transform(X))
-        idx = torch.as_tensor(np.asarray(text_index), dtype=torch.long)
+        idx = torch.from_numpy(np.array(text_index, dtype=np.int64))  # a copy: pandas arrays are read-only
         probs, demand = [], []
         for i in range(0, len(idx), batch_size):
             e = embeddings[idx[i : i + batch_size]].to(self.device)
