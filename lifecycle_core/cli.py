@@ -324,7 +324,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     ws = Workspace(args.workspace)
     out = ws.root / "models" / args.model_name
-    if out.exists() and not args.resume:
+    if (out / "model").exists() and not args.resume:
         print(
             f"error: a model named {args.model_name!r} exists in {out.parent}; choose another name or --resume",
             file=sys.stderr,

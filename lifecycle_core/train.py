@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -236,6 +237,11 @@ def _with_lora(encoder: nn.Module, cfg: TrainConfig) -> nn.Module:
     return get_peft_model(encoder, lora)
 
 
+def _is_main_process() -> bool:
+    """Rank 0 under torchrun (RANK set), and always when not distributed."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def _device_flags() -> dict:
     if torch.cuda.is_available():
         bf16 = torch.cuda.is_bf16_supported()
@@ -316,8 +322,9 @@ def train(
             objective, (Xs[tr_rows], y[tr_rows], nxt[tr_rows]), (Xs[va_rows], y[va_rows]), cfg
         )
         progress(0.02, f"signals alone: validation macro-F1 {signals_f1:.4f} (epoch {epoch})")
-        out.mkdir(parents=True, exist_ok=True)
-        signals_file.write_text(json.dumps({"macro_f1": signals_f1, "epoch": epoch}), encoding="utf-8")
+        if _is_main_process():
+            out.mkdir(parents=True, exist_ok=True)
+            signals_file.write_text(json.dumps({"macro_f1": signals_f1, "epoch": epoch}), encoding="utf-8")
     elif resume and signals_file.exists():
         signals_f1 = json.loads(signals_file.read_text(encoding="utf-8"))["macro_f1"]
     if cfg.freeze_signals and cfg.head_warmup_epochs:
@@ -484,7 +491,8 @@ def train(
         "steps": trainer.state.global_step,
     }
     model.fingerprint = ws.dataset(name).content_hash
-    model.save(out / "model")
+    if _is_main_process():  # under torchrun every rank holds the same weights; one writes them
+        model.save(out / "model")
     progress(1.0, f"done: validation macro-F1 {metrics['macro_f1']}")
     return TrainResult(
         model, metrics, out, trainer.state.global_step, time.perf_counter() - started, history, ex, embeddings
