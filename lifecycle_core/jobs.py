@@ -131,6 +131,13 @@ def check_model_name(name: str) -> None:
         )
 
 
+def taken_model_names(ws) -> set[str]:
+    """Names of saved models and of every job's model: a new model needs a name outside this set."""
+    names = {j.model_name for j in list_jobs(ws, refresh_states=False)}
+    models = ws.root / "models"
+    return names | ({p.name for p in models.iterdir()} if models.exists() else set())
+
+
 def model_folder(ws, model_name: str) -> Path:
     return ws.root / "models" / model_name
 

@@ -176,6 +176,17 @@ def batch_texts(texts: list[str], tokenizer, max_length: int) -> tuple[dict, tor
     return enc, torch.tensor(index, dtype=torch.long)
 
 
+def pad_ids(ids: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token id lists -> (input_ids, attention_mask), padded to the longest list."""
+    width = max(len(x) for x in ids)
+    tok = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for r, x in enumerate(ids):
+        tok[r, : len(x)] = torch.tensor(x)
+        mask[r, : len(x)] = 1
+    return tok, mask
+
+
 class LifecycleModel:
     """A trained stage model with its tokenizer, scaler, configs and metrics. scikit-learn-like."""
 
@@ -234,12 +245,7 @@ class LifecycleModel:
         pad = self.tokenizer.pad_token_id or 0
         for i in range(0, len(order), batch_size):
             sel = order[i : i + batch_size]
-            width = max(len(ids[j]) for j in sel)
-            tok = torch.full((len(sel), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(sel), width), dtype=torch.long)
-            for r, j in enumerate(sel):
-                tok[r, : len(ids[j])] = torch.tensor(ids[j])
-                mask[r, : len(ids[j])] = 1
+            tok, mask = pad_ids([ids[j] for j in sel], pad)
             out[torch.from_numpy(sel)] = self.net.encode(tok.to(self.device), mask.to(self.device)).float().cpu()
         return out
 

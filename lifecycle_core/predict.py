@@ -22,8 +22,7 @@ import pandas as pd
 from .features import build_examples
 from .labeling import LabelRules
 from .model import LifecycleModel
-from .stage_now import PROB_COLUMNS
-from .stages import STAGE_NAMES, Stage
+from .stage_now import add_stage_columns
 
 
 def model_dir(ws, model: str) -> Path:
@@ -63,12 +62,7 @@ def score_dataset(
         emb = model.embed(ex.texts[uniq].tolist(), batch_size=batch_size)
         proba, demand = model.predict_from_embeddings(emb, index, X)
     out = f[["product_id", "period", "t"]].reset_index(drop=True)
-    for k, col in enumerate(PROB_COLUMNS):
-        out[col] = proba[:, k]
-    out["stage"] = proba.argmax(axis=1)
-    out["stage_en"] = [STAGE_NAMES["en"][Stage(s)] for s in out["stage"]]
-    out["stage_zh"] = [STAGE_NAMES["zh"][Stage(s)] for s in out["stage"]]
-    out["confidence"] = proba.max(axis=1)
+    add_stage_columns(out, proba)
     out["next_demand"] = demand
     out["label"] = f["stage"].to_numpy()  # the hindsight rule label, -1 where unlabeled
     return out

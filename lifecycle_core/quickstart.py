@@ -33,6 +33,4 @@ def start_demo(ws, *, progress: Callable[[float, str], None] | None = None, conf
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_demo(tmp, DEMO_PRODUCTS, DEMO_WEEKS, seed=0)
         ingest(ws, name, [SourceFile.from_path(p) for p in paths], progress=progress)
-    taken = {j.model_name for j in jobs.list_jobs(ws, refresh_states=False)}
-    taken |= {p.name for p in (ws.root / "models").glob("*")} if (ws.root / "models").exists() else set()
-    return name, jobs.submit(ws, name, free_name(taken, f"{name}-quick"), config)
+    return name, jobs.submit(ws, name, free_name(jobs.taken_model_names(ws), f"{name}-quick"), config)

@@ -21,6 +21,16 @@ from .stages import STAGE_NAMES, Stage
 PROB_COLUMNS = tuple(f"p_{s.label('en').lower()}" for s in Stage)
 
 
+def add_stage_columns(out: pd.DataFrame, proba: np.ndarray) -> None:
+    """Probability columns, predicted stage (id, English, Chinese) and confidence from (n, 4) ``proba``."""
+    for k, col in enumerate(PROB_COLUMNS):
+        out[col] = proba[:, k]
+    out["stage"] = proba.argmax(axis=1)
+    out["stage_en"] = [STAGE_NAMES["en"][Stage(s)] for s in out["stage"]]
+    out["stage_zh"] = [STAGE_NAMES["zh"][Stage(s)] for s in out["stage"]]
+    out["confidence"] = proba.max(axis=1)
+
+
 def stage_probabilities(ex: Examples, *, train_until: int | None = None, seed: int = 0) -> np.ndarray:
     """(rows, 4) stage probabilities for every row of ``ex.frame`` from gradient boosting trained on the
     labeled rows at periods <= ``train_until`` (all labeled rows when None)."""
@@ -47,12 +57,7 @@ def current_stages(ws, name: str, *, rules: LabelRules | None = None, examples: 
     user = (f.loc[last, "label_source"] == "user").to_numpy()
     st_user = f.loc[last, "stage"].to_numpy()
     p[user] = np.eye(4)[st_user[user]]
-    for k, col in enumerate(PROB_COLUMNS):
-        out[col] = p[:, k]
-    out["stage"] = p.argmax(axis=1)
-    out["stage_en"] = [STAGE_NAMES["en"][Stage(s)] for s in out["stage"]]
-    out["stage_zh"] = [STAGE_NAMES["zh"][Stage(s)] for s in out["stage"]]
-    out["confidence"] = p.max(axis=1)
+    add_stage_columns(out, p)
     out["source"] = np.where(user, "user", "gbm")
     return out
 

@@ -26,7 +26,7 @@ from torch.utils.data import Dataset
 from .evaluate import classification_metrics
 from .features import FEATURES, build_examples
 from .labeling import LabelRules
-from .model import FeatureScaler, LifecycleModel, ModelConfig, encoder_layers, freeze_lower_layers
+from .model import FeatureScaler, LifecycleModel, ModelConfig, encoder_layers, freeze_lower_layers, pad_ids
 from .splits import TRAIN, VAL, SplitConfig, product_split, time_split
 from .train_config import MODES, SPLITS, TrainConfig  # noqa: F401 - re-exported
 
@@ -116,13 +116,7 @@ class _Collator:
             ids = self.tokenizer(texts, truncation=True, max_length=d["max_length"])["input_ids"]
         else:
             ids = [d["token_ids"][k] for k in uniq]
-        width = max(len(x) for x in ids)
-        tok = torch.full((len(ids), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(ids), width), dtype=torch.long)
-        for r, x in enumerate(ids):
-            tok[r, : len(x)] = torch.tensor(x)
-            mask[r, : len(x)] = 1
-        batch["input_ids"], batch["attention_mask"] = tok, mask
+        batch["input_ids"], batch["attention_mask"] = pad_ids(ids, self.pad_id)
         return batch
 
 

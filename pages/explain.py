@@ -13,7 +13,7 @@ from lifecycle_core.explain import explain_inputs, feature_label, highlight_html
 from lifecycle_core.inventory import PROBS, suggest_actions
 from lifecycle_core.predict import model_dir, predictions_path
 from lifecycle_core.stages import Stage
-from ui import data, state
+from ui import data, state, widgets
 from ui.state import tr
 
 info = state.analysis_page("explain")
@@ -23,7 +23,7 @@ model_name = state.model_selector(info)
 folder = model_dir(ws, model_name)
 model = data.model(str(ws.root), model_name, (folder / "model.safetensors").stat().st_mtime)
 STAGES = [Stage(s).label(lang) for s in Stage]
-COLORS = dict(zip(STAGES, ["#7fb3d5", "#52be80", "#f4d03f", "#e67e22"], strict=True))
+COLORS = {Stage(s).label(lang): Stage(s).color for s in Stage}
 
 path = predictions_path(ws, model_name, info.name)
 if not path.exists():
@@ -35,12 +35,7 @@ latest = preds.sort_values("period").drop_duplicates("product_id", keep="last")
 
 c1, c2, c3 = st.columns([2, 3, 2])
 query = c1.text_input(tr("predictions.search"), key="explain_search")
-options = latest
-if query:
-    hay = options["product_id"].astype(str).str.lower()
-    if "title" in options:
-        hay = hay + " " + options["title"].fillna("").astype(str).str.lower()
-    options = options[hay.str.contains(query.strip().lower(), regex=False)]
+options = widgets.search_products(latest, query)
 if options.empty:
     st.warning(tr("explain.no_match"))
     st.stop()

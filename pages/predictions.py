@@ -16,7 +16,7 @@ info = state.analysis_page("predictions")
 lang = state.lang()
 ws = state.workspace()
 STAGE_ORDER = [Stage(s).label(lang) for s in Stage]
-COLORS = dict(zip(STAGE_ORDER, ["#7fb3d5", "#52be80", "#f4d03f", "#e67e22"], strict=True))
+COLORS = {Stage(s).label(lang): Stage(s).color for s in Stage}
 
 model = state.model_selector(info)
 
@@ -75,12 +75,7 @@ cats = sorted(last["category"].dropna().unique()) if "category" in last else []
 chosen = f3.multiselect(tr("common.category"), cats, key="pred_cats", placeholder=tr("common.all"))
 min_conf = f4.slider(tr("predictions.min_conf"), 0.0, 1.0, 0.0, 0.05, key="pred_conf")
 view = last
-if query:
-    q = query.strip().lower()
-    hay = view["product_id"].astype(str).str.lower()
-    if "title" in view:
-        hay = hay + " " + view["title"].fillna("").astype(str).str.lower()
-    view = view[hay.str.contains(q, regex=False)]
+view = widgets.search_products(view, query)
 if stages:
     view = view[view["stage_name"].isin(stages)]
 if chosen:

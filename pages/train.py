@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pandas as pd
@@ -29,13 +30,9 @@ st.caption(tr("train.device", device=device))
 
 
 def _new_name() -> str:
-    taken = {p.name for p in (ws.root / "models").glob("*")} if (ws.root / "models").exists() else set()
-    taken |= {j.model_name for j in jobs.list_jobs(ws, refresh_states=False)}
     base = "".join(c if c.isalnum() or c in "._-" else "-" for c in info.name)[:40].strip("-.") or "model"
-    n = 1
-    while f"{base}-{n}" in taken:
-        n += 1
-    return f"{base}-{n}"
+    taken = jobs.taken_model_names(ws)
+    return next(f"{base}-{n}" for n in itertools.count(1) if f"{base}-{n}" not in taken)
 
 
 defaults = TrainConfig()

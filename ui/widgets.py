@@ -28,3 +28,14 @@ def download_buttons(frame: pd.DataFrame, stem: str, sheet: str, key: str) -> No
         mime=XLSX_MIME,
         key=f"{key}_xlsx",
     )
+
+
+def search_products(frame: pd.DataFrame, query: str) -> pd.DataFrame:
+    """Rows whose product id or title contains ``query`` (case-insensitive, plain text); all when empty."""
+    q = (query or "").strip().lower()
+    if not q:
+        return frame
+    hay = frame["product_id"].astype(str).str.lower()
+    if "title" in frame:
+        hay = hay + " " + frame["title"].fillna("").astype(str).str.lower()
+    return frame[hay.str.contains(q, regex=False)]
