@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -317,6 +318,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             augment=args.augment,
             class_weights=not args.no_class_weights,
             split=args.split,
+            precision=args.precision,
             seed=args.seed,
         )
     except (ValueError, JobError) as exc:
@@ -330,15 +332,22 @@ def cmd_train(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_INVALID
-    res = train(
-        ws,
-        args.dataset,
-        cfg,
-        output_dir=out,
-        resume=args.resume,
-        rules=_rules(args),
-        progress=_progress_printer(args.quiet),
-    )
+    try:
+        res = train(
+            ws,
+            args.dataset,
+            cfg,
+            output_dir=out,
+            resume=args.resume,
+            rules=_rules(args),
+            # Under torchrun every process runs this; one of them reports.
+            progress=_progress_printer(args.quiet or os.environ.get("RANK", "0") != "0"),
+        )
+    except ValueError as exc:  # settings this machine or dataset cannot take: say which, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    if os.environ.get("RANK", "0") != "0":
+        return EXIT_OK
     m = res.metrics
     print(f"model {args.model_name!r} saved in {out / 'model'} after {res.steps} steps ({res.seconds:,.0f} s)")
     print(f"  validation macro-F1 {m['macro_f1']}  accuracy {m['accuracy']}  ECE {m['ece']}")
@@ -531,6 +540,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--augment", type=float, default=0.0, help="text augmentation strength in [0, 1)")
     p.add_argument("--no-class-weights", action="store_true")
     p.add_argument("--split", choices=["time", "product"], default="time", help="what validates (and tests)")
+    p.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        default="auto",
+        help="auto: bf16 (else fp16) autocast on a CUDA GPU, fp32 on the CPU",
+    )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--lora", action="store_true", help="LoRA adapters instead of updating encoder weights")
     mode.add_argument("--freeze-encoder", action="store_true", help="train only the numeric MLP and the heads")

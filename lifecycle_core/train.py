@@ -231,16 +231,58 @@ def _with_lora(encoder: nn.Module, cfg: TrainConfig) -> nn.Module:
     return get_peft_model(encoder, lora)
 
 
+def _local_eval_trainer():
+    from transformers import EvalPrediction, Trainer
+
+    class LocalEvalTrainer(Trainer):
+        """The Trainer, evaluating the whole validation split in each process without gathering across
+        processes. Its own evaluation gathers predictions across ranks and pads only dimension 1; the
+        pre-formed batches here differ in rows (dimension 0), so under torchrun it failed with a gloo size
+        mismatch. Validation is small, and every rank then reaches the same early-stopping decision."""
+
+        def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict:
+            started = time.perf_counter()
+            data = eval_dataset if eval_dataset is not None else self.eval_dataset
+            net = self.model  # the unwrapped module: no cross-process synchronisation in the forward pass
+            was_training = net.training
+            net.eval()
+            logits, labels, loss_sum = [], [], 0.0
+            with torch.no_grad(), self.accelerator.autocast():
+                for i in range(len(data)):
+                    batch = self._prepare_inputs(self.data_collator([data[i]]))
+                    out = net(**batch)
+                    loss_sum += float(out["loss"]) * len(batch["labels"])
+                    logits.append(out["logits"].float().cpu())
+                    labels.append(batch["labels"].cpu())
+            net.train(was_training)
+            y = torch.cat(labels).numpy()
+            scores = self.compute_metrics(EvalPrediction(predictions=torch.cat(logits).numpy(), label_ids=y))
+            metrics = {f"{metric_key_prefix}_loss": loss_sum / max(len(y), 1)}
+            metrics.update({f"{metric_key_prefix}_{k}": v for k, v in scores.items()})
+            metrics[f"{metric_key_prefix}_runtime"] = round(time.perf_counter() - started, 4)
+            self.log(metrics)
+            self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+            return metrics
+
+    return LocalEvalTrainer
+
+
 def _is_main_process() -> bool:
     """Rank 0 under torchrun (RANK set), and always when not distributed."""
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def _device_flags() -> dict:
-    if torch.cuda.is_available():
-        bf16 = torch.cuda.is_bf16_supported()
-        return {"bf16": bf16, "fp16": not bf16, "use_cpu": False}
-    return {"use_cpu": True}
+def _device_flags(precision: str = "auto") -> dict:
+    """Trainer precision flags: mixed precision only where a CUDA GPU can run it."""
+    if not torch.cuda.is_available():
+        if precision in ("bf16", "fp16"):
+            raise ValueError(f"precision {precision!r} needs a CUDA GPU; this machine has none (use auto or fp32)")
+        return {"use_cpu": True}
+    if precision == "auto":
+        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if precision == "bf16" and not torch.cuda.is_bf16_supported():
+        raise ValueError("precision 'bf16' is not supported by this GPU; use fp16, fp32 or auto")
+    return {"bf16": precision == "bf16", "fp16": precision == "fp16", "use_cpu": False}
 
 
 def train(
@@ -263,12 +305,13 @@ def train(
     (fraction done, message) after every logging step and evaluation; ``on_log`` gets the Trainer's log
     dict (loss, learning rate, eval_macro_f1...) with step, max_steps, epoch and eta_seconds added.
     """
-    from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
+    from transformers import EarlyStoppingCallback, TrainerCallback, TrainingArguments, set_seed
 
     cfg = config or TrainConfig()
     rules = rules or LabelRules()
     progress = progress or (lambda f, m: None)
     out = Path(output_dir)
+    flags = _device_flags(cfg.precision)  # before any work: a precision the machine lacks fails at once
     set_seed(cfg.seed)
     progress(0.0, "building examples")
     ex = build_examples(ws, name, rules)
@@ -335,6 +378,8 @@ def train(
             p.requires_grad = False
         # Every text, not only the training ones: the encoder never changes, so scoring reuses them.
         progress(0.02, f"encoding {len(ex.texts):,} distinct texts once (frozen encoder)")
+        if not flags["use_cpu"]:
+            model.net.to("cuda")  # the Trainer would move it anyway; encoding is the costly part here
         embeddings = model.embed(ex.texts.tolist())
     else:
         token_ids = [[] for _ in range(len(ex.texts))]
@@ -387,7 +432,7 @@ def train(
         dataloader_num_workers=0,
         ddp_find_unused_parameters=False,
         disable_tqdm=True,
-        **_device_flags(),
+        **flags,
     )
     history: list[dict] = []
     started = time.perf_counter()
@@ -426,7 +471,7 @@ def train(
         evaluations[trainer.state.global_step] = m
         return {"macro_f1": m["macro_f1"], "accuracy": m["accuracy"], "ece": m["ece"]}
 
-    trainer = Trainer(
+    trainer = _local_eval_trainer()(
         model=objective,
         args=args,
         train_dataset=train_ds,

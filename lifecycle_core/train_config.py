@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 MODES = ("full", "lora", "frozen")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SPLITS = ("time", "product")
 
 
@@ -36,6 +37,8 @@ class TrainConfig:
     demand_loss_weight: float = 0.05  # larger weights let the demand error crowd out the stage (measured)
     augment: float = 0.0  # text augmentation strength: review subsampling, word dropout and swaps
     split: str = "time"  # "time": later periods validate; "product": unseen products validate
+    # "auto": bf16 autocast on a CUDA GPU that supports it, else fp16 there; fp32 on the CPU.
+    precision: str = "auto"
     lora_r: int = 8
     lora_alpha: int = 16
     seed: int = 0
@@ -43,6 +46,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"TrainConfig.mode must be one of {MODES}, got {self.mode!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"TrainConfig.precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.split not in SPLITS:
             raise ValueError(f"TrainConfig.split must be one of {SPLITS}, got {self.split!r}")
         if self.epochs <= 0 and self.max_steps <= 0:

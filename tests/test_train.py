@@ -271,3 +271,63 @@ def test_the_kept_model_is_never_worse_than_the_signals_alone_on_validation(smal
         assert res.metrics["macro_f1"] == pytest.approx(signals, abs=1e-4)
     else:
         assert part == "on" and res.metrics["macro_f1"] >= signals
+
+
+@pytest.mark.parametrize(("kw", "match"), [({"precision": "fp8"}, "precision"), ({"split": "random"}, "split")])
+def test_precision_and_split_are_validated(kw, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**kw)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without a GPU")
+def test_mixed_precision_without_a_gpu_fails_before_any_work(small, tmp_path):
+    with pytest.raises(ValueError, match="needs a CUDA GPU"):
+        train(small, "demo", TrainConfig(precision="bf16", max_steps=1), output_dir=tmp_path / "bf16")
+    assert not (tmp_path / "bf16").exists()
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_train_and_one_saves(small, tmp_path):
+    """`python -m lifecycle_core train` runs unchanged under torchrun (gloo on CPU): every rank evaluates
+    the whole validation split itself, so they stop alike; rank 0 alone writes and reports."""
+    import os
+    import shutil
+    import subprocess
+
+    import socket
+
+    with socket.socket() as sock:  # a free port for the rendezvous (port 0 hangs the static backend)
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    torchrun = shutil.which("torchrun")
+    assert torchrun, "torchrun comes with torch"
+    enc, tok = tiny_parts()
+    base = tmp_path / "tiny"
+    enc.save_pretrained(base)
+    tok.save_pretrained(base)
+    r = subprocess.run(
+        [
+            torchrun,
+            "--nproc_per_node",
+            "2",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            port,
+            "-m",
+            "lifecycle_core",
+            "train",
+        ]
+        + ["--workspace", str(small.root), "--dataset", "demo", "--model-name", "ddp", "--base-model", str(base)]
+        + ["--max-steps", "4", "--save-steps", "2", "--batch-size", "8", "--max-length", "32"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.count("saved in") == 1, r.stdout  # one report, from rank 0
+    model = LifecycleModel.load(small.root / "models" / "ddp" / "model")
+    assert model.training["steps"] == 4
+    assert json.loads((small.root / "models" / "ddp" / "model" / "config.json").read_text())["training"]["steps"] == 4
