@@ -292,9 +292,8 @@ def test_torchrun_two_processes_train_and_one_saves(small, tmp_path):
     the whole validation split itself, so they stop alike; rank 0 alone writes and reports."""
     import os
     import shutil
-    import subprocess
-
     import socket
+    import subprocess
 
     with socket.socket() as sock:  # a free port for the rendezvous (port 0 hangs the static backend)
         sock.bind(("127.0.0.1", 0))
@@ -305,21 +304,11 @@ def test_torchrun_two_processes_train_and_one_saves(small, tmp_path):
     base = tmp_path / "tiny"
     enc.save_pretrained(base)
     tok.save_pretrained(base)
+    launcher = [torchrun, "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", port]
+    cmd = ["-m", "lifecycle_core", "train", "--workspace", str(small.root), "--dataset", "demo"]
+    cmd += ["--model-name", "ddp", "--base-model", str(base), "--max-steps", "4", "--save-steps", "2"]
     r = subprocess.run(
-        [
-            torchrun,
-            "--nproc_per_node",
-            "2",
-            "--master_addr",
-            "127.0.0.1",
-            "--master_port",
-            port,
-            "-m",
-            "lifecycle_core",
-            "train",
-        ]
-        + ["--workspace", str(small.root), "--dataset", "demo", "--model-name", "ddp", "--base-model", str(base)]
-        + ["--max-steps", "4", "--save-steps", "2", "--batch-size", "8", "--max-length", "32"],
+        [*launcher, *cmd, "--batch-size", "8", "--max-length", "32"],
         cwd=ROOT,
         capture_output=True,
         text=True,
