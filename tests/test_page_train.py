@@ -127,3 +127,29 @@ def test_explain_page_and_what_if_edits_leave_stored_data_alone(setup, monkeypat
     assert not at.exception and at.title[0].value == "解释与假设分析"
     shown = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
     assert "预测为" in shown and "explain." not in shown
+
+
+def test_model_quality_page_metrics_charts_and_influence(setup, monkeypatch):
+    from lifecycle_core.quality import load_influence, quality_report
+
+    ws, _ = setup
+    if not (ws.root / "models" / "demo-1" / "model").exists():
+        pytest.skip("needs the model trained by the Train page test")
+    at = _app(ws, monkeypatch)
+    at.switch_page("pages/quality.py").run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Model quality"
+    report = quality_report(ws, "demo", "demo-1")
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Macro-F1"] == f"{report['metrics']['macro_f1']:.3f}"
+    assert len(at.get("plotly_chart")) == 4  # confusion, F1 per stage, calibration, comparison
+    table = at.dataframe[0].value
+    assert set(table["Name"]) >= {"demo-1", "gbm", "rules", "majority"}
+    assert any("Not computed yet" in i.value for i in at.info)
+    at.slider(key="influence_n").set_value(2)
+    at.button(key="influence_go").click().run()
+    assert not at.exception, at.exception
+    assert load_influence(ws, "demo-1", "demo") is not None
+    assert len(at.get("plotly_chart")) > 4  # per-stage features (and words where the text counts)
+    at.radio(key="lang").set_value("zh").run()
+    assert not at.exception and at.title[0].value == "模型质量"

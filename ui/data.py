@@ -58,3 +58,18 @@ def model_actions(ws_root: str, name: str, dataset_id: str, model_name: str, sta
 
     ws = Workspace(ws_root)
     return plan_actions(ws, name, model_stages=load_predictions(ws, model_name, name))
+
+
+def predictions_stamp(ws, name: str) -> float:
+    """Latest modification time of any model's stored scores of ``name``: a re-score anywhere is a new key."""
+    dataset_id = ws.dataset(name).id
+    files = list((ws.root / "models").glob(f"*/predictions/{dataset_id}.parquet"))
+    return max((f.stat().st_mtime for f in files), default=0.0)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def quality(ws_root: str, name: str, dataset_id: str, model_name: str, stamp: float) -> dict:
+    """The model quality report (baselines are fitted here: seconds, so once per scores version)."""
+    from lifecycle_core.quality import quality_report
+
+    return quality_report(Workspace(ws_root), name, model_name)

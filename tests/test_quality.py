@@ -1,0 +1,93 @@
+"""Model quality report and per-stage influence on a tiny trained model with stored predictions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from transformers import AutoTokenizer
+
+from lifecycle_core.demo import write_demo
+from lifecycle_core.evaluate import classification_metrics
+from lifecycle_core.features import build_examples
+from lifecycle_core.ingest import ingest
+from lifecycle_core.labeling import LabelRules
+from lifecycle_core.model import default_encoder_path
+from lifecycle_core.predict import predict_and_store
+from lifecycle_core.quality import calibration_curve, load_influence, quality_report, stage_influence
+from lifecycle_core.readers import SourceFile
+from lifecycle_core.splits import TEST, time_split
+from lifecycle_core.stage_now import PROB_COLUMNS
+from lifecycle_core.store import Workspace
+from lifecycle_core.train import TrainConfig, train
+
+from .conftest import tiny_bert
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("quality")
+    ws = Workspace(root / "ws")
+    ingest(ws, "demo", [SourceFile.from_path(p) for p in write_demo(root / "files", 30, 40, seed=3)])
+    tok = AutoTokenizer.from_pretrained(default_encoder_path())
+    for name, seed in (("a", 0), ("b", 1)):
+        cfg = TrainConfig(max_steps=2, batch_size=16, max_length=32, head_warmup_epochs=3, seed=seed)
+        train(ws, "demo", cfg, output_dir=ws.root / "models" / name, encoder=tiny_bert(tok.vocab_size), tokenizer=tok)
+        predict_and_store(ws, name, "demo")
+    return ws
+
+
+def test_report_scores_the_stored_predictions_on_the_models_test_rows(trained):
+    ws = trained
+    r = quality_report(ws, "demo", "a")
+    # Recompute independently: the time split's test rows of the default labels, scored from the store.
+    ex = build_examples(ws, "demo", LabelRules(), with_text=False)
+    f = ex.frame
+    split = time_split(f["t"].to_numpy(), ex.labels.panel.shape[1], horizon=LabelRules().horizon)
+    test = f[(f["stage"] >= 0) & (split == TEST)][["product_id", "t", "stage"]]
+    from lifecycle_core.predict import load_predictions
+
+    rows = test.merge(load_predictions(ws, "a", "demo").drop(columns="stage"), on=["product_id", "t"])
+    expected = classification_metrics(rows["stage"].to_numpy(), rows[list(PROB_COLUMNS)].to_numpy())
+    assert r["split"] == "time" and r["n_test"] == len(test) > 0
+    assert r["metrics"]["macro_f1"] == expected["macro_f1"] and r["metrics"]["confusion"] == expected["confusion"]
+    assert set(r["baselines"]) >= {"majority", "rules", "gbm"} and set(r["models"]) == {"b"}
+    assert sum(c["rows"] for c in r["calibration"]) == len(test)
+
+
+def test_report_without_stored_predictions_says_so(trained, tmp_path):
+    ws = trained
+    (ws.root / "models" / "c").mkdir()
+    import shutil
+
+    shutil.copytree(ws.root / "models" / "a" / "model", ws.root / "models" / "c" / "model")
+    with pytest.raises(FileNotFoundError, match="'c' has no stored predictions"):
+        quality_report(ws, "demo", "c")
+    shutil.rmtree(ws.root / "models" / "c")
+
+
+def test_calibration_curve_of_a_perfectly_calibrated_model():
+    rng = np.random.default_rng(0)
+    conf = rng.uniform(0.25, 1.0, 20000)
+    right = rng.random(20000) < conf
+    proba = np.zeros((20000, 4))
+    proba[:, 0] = conf
+    proba[:, 1:] = ((1 - conf) / 3)[:, None]
+    y = np.where(right, 0, 1)
+    cal = calibration_curve(y, proba)
+    assert np.allclose(cal["confidence"], cal["accuracy"], atol=0.03)
+    assert cal["rows"].sum() == 20000
+
+
+def test_stage_influence_is_stored_and_ranks_features_per_stage(trained):
+    ws = trained
+    seen = []
+    out = stage_influence(ws, "demo", "a", per_stage=2, progress=lambda f, m: seen.append(f))
+    assert seen and seen[-1] == pytest.approx(1.0)
+    assert load_influence(ws, "a", "demo") == out
+    sampled = {s: ids for s, ids in out["products"].items() if ids}
+    assert sampled and all(len(ids) <= 2 for ids in sampled.values())
+    stages = {r["stage"] for r in out["features"]}
+    assert len(stages) == len(sampled)
+    for s in stages:  # within a stage, sorted by mean absolute contribution
+        vals = [r["mean_abs"] for r in out["features"] if r["stage"] == s]
+        assert vals == sorted(vals, reverse=True)
