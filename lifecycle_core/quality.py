@@ -89,8 +89,8 @@ def quality_report(ws, name: str, model: str, *, baselines: bool = True) -> dict
         rows = test.merge(p[["product_id", "t", *PROB_COLUMNS]], on=["product_id", "t"], how="inner")
         if len(rows) < len(test):  # scored on another version of the data: not comparable
             return None
-        proba = rows[list(PROB_COLUMNS)].to_numpy(float)
-        return classification_metrics(rows["stage"].to_numpy(), proba), calibration_curve(rows["stage"].to_numpy(), proba)
+        y, proba = rows["stage"].to_numpy(), rows[list(PROB_COLUMNS)].to_numpy(float)
+        return classification_metrics(y, proba), calibration_curve(y, proba)
 
     own = metrics_of(preds)
     if own is None:
