@@ -64,7 +64,7 @@ fig = px.area(
     color_discrete_map=COLORS,
     title=tr("predictions.over_time"),
 )
-fig.update_layout(height=320, xaxis_title=None, yaxis_tickformat=".0%", legend_title=None)
+fig.update_layout(height=320, xaxis_title=None, yaxis_title=None, yaxis_tickformat=".0%", legend_title=None)
 st.plotly_chart(fig, width="stretch", key="over_time")
 
 st.subheader(tr("predictions.products"))
