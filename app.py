@@ -21,6 +21,7 @@ pages = [
     st.Page("pages/predictions.py", title=state.tr("nav.predictions"), icon="📊", url_path="predictions"),
     st.Page("pages/explain.py", title=state.tr("nav.explain"), icon="🔍", url_path="explain"),
     st.Page("pages/quality.py", title=state.tr("nav.quality"), icon="🎯", url_path="quality"),
+    st.Page("pages/behaviour.py", title=state.tr("nav.behaviour"), icon="🛒", url_path="behaviour"),
     st.Page("pages/actions.py", title=state.tr("nav.actions"), icon="📦", url_path="actions"),
     st.Page("pages/anomalies.py", title=state.tr("nav.anomalies"), icon="🚨", url_path="anomalies"),
 ]

@@ -183,6 +183,10 @@ def test_demo_train_predict_explain_download(server, browser, tmp_path):
     page.goto(f"{url}/anomalies")
     _check(page, shots, "anomalies", folder)
 
+    page.goto(f"{url}/behaviour")
+    page.get_by_text("Funnel per stage", exact=False).first.wait_for(timeout=120_000)
+    _check(page, shots, "behaviour", folder)
+
     # The whole UI in Chinese: the switch in the sidebar.
     page.goto(f"{url}/predictions")
     page.get_by_text("中文").first.click()

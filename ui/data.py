@@ -73,3 +73,28 @@ def quality(ws_root: str, name: str, dataset_id: str, model_name: str, stamp: fl
     from lifecycle_core.quality import quality_report
 
     return quality_report(Workspace(ws_root), name, model_name)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def behaviour(ws_root: str, name: str, dataset_id: str, model_name: str | None, stamp: float, window: int):
+    """(stage per product-period, behaviour aggregates): from the model's scores when it has them."""
+    from lifecycle_core.behaviour import behaviour as aggregate
+    from lifecycle_core.behaviour import stages_by_period
+
+    ws = Workspace(ws_root)
+    stages = stages_by_period(ws, name, model_name)
+    return stages, aggregate(ws, name, stages, window=window)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def product_titles(ws_root: str, name: str, dataset_id: str) -> pd.DataFrame:
+    products = Workspace(ws_root).load_table(name, "products")
+    return products[[c for c in ("product_id", "title") if c in products]].drop_duplicates("product_id")
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def product_behaviour(ws_root: str, name: str, dataset_id: str, model_name: str | None, stamp: float, product: str):
+    from lifecycle_core.behaviour import product_detail
+
+    stages, _ = behaviour(ws_root, name, dataset_id, model_name, stamp, 8)
+    return product_detail(Workspace(ws_root), name, product, stages)

@@ -1,0 +1,146 @@
+"""Customer behaviour page: per stage, the funnel, return rates, rating trends and the review and search
+terms rising or falling; one product in detail. All aggregation happens in lifecycle_core.behaviour."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from lifecycle_core.stages import Stage
+from ui import data, state, widgets
+from ui.state import tr
+
+info = state.analysis_page("behaviour")
+lang = state.lang()
+ws = state.workspace()
+NAMES = [Stage(s).label(lang) for s in Stage]
+COLORS = {Stage(s).label(lang): Stage(s).color for s in Stage}
+
+model = state.model_selector(info, require=False)
+window = st.sidebar.slider(tr("behaviour.window"), 2, 26, 8, key="behaviour_window")
+with st.spinner(tr("quality.computing")):
+    stamp = data.predictions_stamp(ws, info.name)
+    stages, b = data.behaviour(str(ws.root), info.name, info.id, model, stamp, window)
+st.caption(tr(f"behaviour.source.{b.source}", model=model or "", window=window, last=str(b.periods[-1])[:10]))
+
+
+def named(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(stage_name=[NAMES[int(s)] for s in frame["stage"]])
+
+
+left, right = st.columns(2)
+if len(b.funnel):
+    f = named(b.funnel).assign(step_name=lambda d: [tr(f"behaviour.step.{s}") for s in d["step"]])
+    fig = px.funnel(
+        f,
+        x="value",
+        y="step_name",
+        color="stage_name",
+        color_discrete_map=COLORS,
+        category_orders={"stage_name": NAMES},
+        title=tr("behaviour.funnel", window=window),
+    )
+    fig.update_layout(height=380, yaxis_title=None, legend_title=None)
+    left.plotly_chart(fig, width="stretch", key="funnel")
+    rates = f[f["rate"].notna()].pivot_table(index="stage_name", columns="step_name", values="rate")
+    rates = rates.reindex([n for n in NAMES if n in rates.index])
+    left.dataframe(rates.style.format("{:.1%}"), width="stretch")
+else:
+    left.info(tr("behaviour.no_funnel"))
+
+if len(b.returns):
+    r = named(b.returns)
+    fig = px.line(
+        r,
+        x="period",
+        y="return_rate",
+        color="stage_name",
+        color_discrete_map=COLORS,
+        category_orders={"stage_name": NAMES},
+        title=tr("behaviour.returns"),
+    )
+    fig.update_layout(height=380, yaxis_tickformat=".0%", xaxis_title=None, yaxis_title=None, legend_title=None)
+    right.plotly_chart(fig, width="stretch", key="returns")
+else:
+    right.info(tr("behaviour.no_returns"))
+
+if len(b.ratings):
+    g = named(b.ratings)
+    fig = px.line(
+        g,
+        x="period",
+        y="rating",
+        color="stage_name",
+        color_discrete_map=COLORS,
+        category_orders={"stage_name": NAMES},
+        hover_data=["reviews"],
+        title=tr("behaviour.ratings"),
+    )
+    fig.update_layout(height=320, xaxis_title=None, yaxis_title=None, legend_title=None)
+    st.plotly_chart(fig, width="stretch", key="ratings")
+
+st.subheader(tr("behaviour.terms", window=window))
+for tab, s in zip(st.tabs(NAMES), Stage, strict=True):
+    with tab:
+        cols = st.columns(2)
+        for col, (kind, frame) in zip(cols, (("reviews", b.review_terms), ("search", b.search_terms)), strict=True):
+            col.markdown(f"**{tr(f'behaviour.terms.{kind}')}**")
+            t = frame[frame["stage"] == int(s)] if len(frame) else frame
+            if t.empty:
+                col.caption(tr("behaviour.no_terms"))
+                continue
+            t = t.assign(direction=[tr(f"behaviour.{d}") for d in t["direction"]])
+            fig = px.bar(
+                t.sort_values("change"),
+                x="change",
+                y="term",
+                color="direction",
+                orientation="h",
+                color_discrete_sequence=["#2ea043", "#d73a49"],
+                hover_data=["recent", "before"],
+            )
+            fig.update_layout(
+                height=60 + 22 * len(t),
+                xaxis_tickformat="+.1%",
+                xaxis_title=tr("behaviour.change"),
+                yaxis_title=None,
+                legend_title=None,
+                margin={"t": 10},
+            )
+            col.plotly_chart(fig, width="stretch", key=f"terms_{kind}_{int(s)}")
+
+# One product in detail.
+st.subheader(tr("behaviour.product"))
+products = data.product_titles(str(ws.root), info.name, info.id)
+query = st.text_input(tr("predictions.search"), key="behaviour_search")
+found = widgets.search_products(products, query)
+if found.empty:
+    st.info(tr("behaviour.no_product"))
+    st.stop()
+pid = st.selectbox(
+    tr("common.product"),
+    found["product_id"].tolist(),
+    format_func=lambda p: f"{p} · {found.set_index('product_id').at[p, 'title']}" if "title" in found else str(p),
+    key="behaviour_product",
+)
+d = data.product_behaviour(str(ws.root), info.name, info.id, model, stamp, str(pid))
+sales = d["sales"]
+steps = [c for c in ("views", "add_to_cart", "orders", "units") if c in sales]
+long = sales.melt(id_vars="period", value_vars=steps, var_name="step", value_name="value")
+long["step"] = [tr(f"behaviour.step.{s}") for s in long["step"]]
+fig = px.line(long, x="period", y="value", color="step", log_y=True, title=tr("behaviour.product_funnel"))
+for _, part in sales.dropna(subset=["stage"]).groupby((sales["stage"] != sales["stage"].shift()).cumsum()):
+    st_id = int(part["stage"].iloc[0])
+    fig.add_vrect(
+        x0=part["period"].min(), x1=part["period"].max(), fillcolor=Stage(st_id).color, opacity=0.12, line_width=0
+    )
+fig.update_layout(height=340, xaxis_title=None, yaxis_title=None, legend_title=None)
+st.plotly_chart(fig, width="stretch", key="product_funnel")
+c1, c2 = st.columns(2)
+if d["reviews"] is not None and len(d["reviews"]):
+    c1.markdown(f"**{tr('behaviour.latest_reviews')}**")
+    c1.dataframe(d["reviews"].head(20), hide_index=True, width="stretch")
+if d["queries"] is not None and len(d["queries"]):
+    c2.markdown(f"**{tr('behaviour.top_queries')}**")
+    c2.dataframe(d["queries"].head(20), hide_index=True, width="stretch")
