@@ -447,6 +447,65 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_quality(args: argparse.Namespace) -> int:
+    from .quality import quality_report, stage_influence
+    from .store import Workspace
+
+    ws = Workspace(args.workspace)
+    try:
+        report = quality_report(ws, args.dataset, args.model)
+        if args.influence:
+            report["influence"] = stage_influence(ws, args.dataset, args.model, per_stage=args.influence)
+    except (FileNotFoundError, KeyError, ValueError) as exc:
+        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return EXIT_INVALID
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, default=float))
+        return EXIT_OK
+    m = report["metrics"]
+    print(f"{args.model} on {report['n_test']:,} test rows of the {report['split']} split:")
+    print(f"  macro-F1 {m['macro_f1']}  accuracy {m['accuracy']}  ECE {m['ece']}")
+    for stage, v in m["per_stage"].items():
+        print(
+            f"  {stage:<13} F1 {v['f1']:.3f}  precision {v['precision']:.3f}  recall {v['recall']:.3f}  n {v['support']}"
+        )
+    for kind, scores in (("model", report["models"]), ("baseline", report["baselines"])):
+        for name, v in scores.items():
+            print(f"  {kind:<8} {name:<16} macro-F1 {v['macro_f1']}  accuracy {v['accuracy']}  ECE {v['ece']}")
+    for r in (report.get("influence") or {}).get("features", []):
+        print(f"  stage {r['stage']} feature {r['feature']:<20} mean {r['mean']:+.4f}  |mean| {r['mean_abs']:.4f}")
+    for r in (report.get("influence") or {}).get("tokens", []):
+        print(f"  stage {r['stage']} word    {r['token']!r:<20} mean {r['mean']:+.4f}  in {r['products']} products")
+    return EXIT_OK
+
+
+def cmd_behaviour(args: argparse.Namespace) -> int:
+    from .behaviour import behaviour, stages_by_period
+    from .store import Workspace
+
+    ws = Workspace(args.workspace)
+    try:
+        b = behaviour(ws, args.dataset, stages_by_period(ws, args.dataset, args.model), window=args.window)
+    except (FileNotFoundError, KeyError, ValueError) as exc:
+        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return EXIT_INVALID
+    tables = {
+        "funnel": b.funnel,
+        "returns": b.returns,
+        "ratings": b.ratings,
+        "review_terms": b.review_terms,
+        "search_terms": b.search_terms,
+    }
+    if args.json:
+        out = {k: v.to_dict("records") for k, v in tables.items()}
+        print(json.dumps({"stages_from": b.source, "window": b.window, **out}, ensure_ascii=False, default=str))
+        return EXIT_OK
+    print(f"stages from {b.source}; last {b.window} periods")
+    for name in ("funnel", "review_terms", "search_terms"):
+        print(f"\n{name}:\n{tables[name].to_string(index=False)}")
+    return EXIT_OK
+
+
 def _dataset_args(p: argparse.ArgumentParser) -> None:
     """The options of every command that works on a stored dataset."""
     p.add_argument("--workspace", required=True)
@@ -580,6 +639,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=["en", "zh"], default="en")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("quality", help="a model's test metrics on its own split, against baselines and other models")
+    _dataset_args(p)
+    p.add_argument("--model", required=True, help="a model with stored predictions (run predict first)")
+    p.add_argument(
+        "--influence", type=int, default=0, metavar="N", help="also SHAP influence over N products per stage"
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_quality)
+
+    p = sub.add_parser("behaviour", help="funnel, returns, ratings and rising/falling terms per stage")
+    _dataset_args(p)
+    p.add_argument("--model", help="stages from this model's stored predictions (default: rule-based estimates)")
+    p.add_argument("--window", type=int, default=8, help="recent periods (terms: against the same number before)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_behaviour)
 
     p = sub.add_parser("delete-dataset", help="delete a dataset and its files")
     p.add_argument("--workspace", required=True)

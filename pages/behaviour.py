@@ -32,25 +32,35 @@ def named(frame: pd.DataFrame) -> pd.DataFrame:
 left, right = st.columns(2)
 if len(b.funnel):
     f = named(b.funnel).assign(step_name=lambda d: [tr(f"behaviour.step.{s}") for s in d["step"]])
-    fig = px.funnel(
+    # Each stage's funnel as shares of its own first step: stages of very different sizes compare.
+    f["share"] = f["value"] / f.groupby("stage")["value"].transform("first").replace(0, float("nan"))
+    fig = px.bar(
         f,
-        x="value",
-        y="step_name",
+        x="step_name",
+        y="share",
         color="stage_name",
+        barmode="group",
+        log_y=True,
+        text=[f"{v:.1%}" for v in f["share"]],
         color_discrete_map=COLORS,
         category_orders={"stage_name": NAMES},
+        hover_data={"value": ":,.0f"},
         title=tr("behaviour.funnel", window=window),
     )
-    fig.update_layout(height=380, yaxis_title=None, legend_title=None)
+    fig.update_layout(height=380, xaxis_title=None, yaxis_title=tr("behaviour.share_of_first"), legend_title=None)
+    fig.update_yaxes(tickformat=".1%")
     left.plotly_chart(fig, width="stretch", key="funnel")
     rates = f[f["rate"].notna()].pivot_table(index="stage_name", columns="step_name", values="rate")
-    rates = rates.reindex([n for n in NAMES if n in rates.index])
+    rates = rates.reindex([n for n in NAMES if n in rates.index]).rename_axis(tr("common.stage"))
+    rates.columns.name = None
+    left.caption(tr("behaviour.rates"))
     left.dataframe(rates.style.format("{:.1%}"), width="stretch")
 else:
     left.info(tr("behaviour.no_funnel"))
 
 if len(b.returns):
-    r = named(b.returns)
+    # A rate over a handful of units is noise (one return of two units is 50 %): such points are left out.
+    r = named(b.returns[b.returns["units"] >= 20])
     fig = px.line(
         r,
         x="period",
@@ -91,13 +101,14 @@ for tab, s in zip(st.tabs(NAMES), Stage, strict=True):
                 col.caption(tr("behaviour.no_terms"))
                 continue
             t = t.assign(direction=[tr(f"behaviour.{d}") for d in t["direction"]])
+            colors = {tr("behaviour.rising"): "#2ea043", tr("behaviour.falling"): "#d73a49"}
             fig = px.bar(
                 t.sort_values("change"),
                 x="change",
                 y="term",
                 color="direction",
                 orientation="h",
-                color_discrete_sequence=["#2ea043", "#d73a49"],
+                color_discrete_map=colors,
                 hover_data=["recent", "before"],
             )
             fig.update_layout(

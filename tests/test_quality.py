@@ -91,3 +91,18 @@ def test_stage_influence_is_stored_and_ranks_features_per_stage(trained):
     for s in stages:  # within a stage, sorted by mean absolute contribution
         vals = [r["mean_abs"] for r in out["features"] if r["stage"] == s]
         assert vals == sorted(vals, reverse=True)
+
+
+def test_cli_quality_and_behaviour(trained, capsys):
+    import json
+
+    from lifecycle_core.cli import main
+
+    assert main(["quality", "--workspace", str(trained.root), "--dataset", "demo", "--model", "a", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["model"] == "a" and set(report["models"]) == {"b"} and "gbm" in report["baselines"]
+    assert main(["behaviour", "--workspace", str(trained.root), "--dataset", "demo", "--model", "a", "--json"]) == 0
+    b = json.loads(capsys.readouterr().out)
+    assert b["stages_from"] == "model" and {r["step"] for r in b["funnel"]} == {"views", "add_to_cart", "orders"}
+    assert main(["quality", "--workspace", str(trained.root), "--dataset", "demo", "--model", "zzz"]) == 2
+    assert "no trained model 'zzz'" in capsys.readouterr().err
