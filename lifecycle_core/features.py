@@ -18,7 +18,7 @@ import pandas as pd
 from .labeling import LabelRules, Labels, apply_overrides, label_panel
 from .panel import Panel, panel_from_dataset, trailing_count, trailing_sum
 from .periods import period_start
-from .privacy import mask_pii
+from .privacy import mask_pii, mask_series
 
 # lag_k: log units k periods before t minus the log of the best period up to t. The recent shape of the
 # curve, scale-free; the neural model reads it far better than the summary slopes (docs/evaluation.md).
@@ -236,7 +236,7 @@ def model_texts(
             parts.append(f"Category: {r['category']}")
         if isinstance(r.get("description"), str) and r.get("description"):
             parts.append(str(r["description"]))
-        base.append(" ".join(p.rstrip(" .") + "." for p in parts))
+        base.append(mask_pii(" ".join(p.rstrip(" .") + "." for p in parts)))
 
     def _index(table: pd.DataFrame | None, col: str):
         if table is None or table.empty:
@@ -252,7 +252,8 @@ def model_texts(
         before = (tb["_per"] < panel.periods[0]).groupby(tb["_row"]).sum().reindex(range(panel.shape[0]), fill_value=0)
         cum = np.cumsum(counts, axis=1) + before.to_numpy()[:, None]
         offsets = np.concatenate([[0], np.cumsum(np.bincount(tb["_row"], minlength=panel.shape[0]))])
-        return cum.astype("int64"), offsets, tb[col].astype("str").to_numpy()
+        # Masked once per distinct value here, not once per assembled text (millions at 100k products).
+        return cum.astype("int64"), offsets, mask_series(tb[col].astype("str")).to_numpy()
 
     rev = _index(reviews, "text") if reviews is not None and "text" in reviews else None
     srch = _index(search_terms, "query") if search_terms is not None and "query" in search_terms else None
@@ -271,7 +272,7 @@ def model_texts(
             q = srch[2][srch[1][i] : srch[1][i] + ns][::-1]
             seen = list(dict.fromkeys(q))[: config.k_terms]
             parts.append("Searches: " + ", ".join(seen))
-        texts.append(mask_pii(" ".join(p.rstrip(" .") + "." for p in parts)))
+        texts.append(" ".join(p.rstrip(" .") + "." for p in parts))
     return inverse.reshape(-1), np.array(texts, dtype=object)
 
 
