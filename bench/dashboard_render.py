@@ -56,8 +56,10 @@ def make_workspace(folder: Path, products: int, weeks: int) -> None:
     print(f"  {products:,} products: ingested in {made['ingest_s']} s", flush=True)
     tok = AutoTokenizer.from_pretrained(default_encoder_path())
     t = time.perf_counter()
-    cfg = TrainConfig(max_steps=3, batch_size=64, max_length=32, head_warmup_epochs=1)
-    train(ws, "demo", cfg, output_dir=ws.root / "models" / "tiny", encoder=tiny_bert(tok.vocab_size), tokenizer=tok)
+    if not (ws.root / "models" / "tiny" / "model").exists():  # a run stopped after training resumes here
+        cfg = TrainConfig(max_steps=3, batch_size=64, max_length=32, head_warmup_epochs=1)
+        enc = tiny_bert(tok.vocab_size)
+        train(ws, "demo", cfg, output_dir=ws.root / "models" / "tiny", encoder=enc, tokenizer=tok)
     made["train_s"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()
     predict_and_store(ws, "tiny", "demo")

@@ -23,6 +23,7 @@ from torch import nn
 from .stages import ID2LABEL, LABEL2ID, STAGE_NAMES, Stage
 
 FORMAT_VERSION = 2  # 2: late fusion (signals part + text part)
+EMBED_CHUNK = 16_384  # texts tokenized at a time by LifecycleModel.embed
 
 
 def default_encoder_path() -> Path:
@@ -235,18 +236,20 @@ class LifecycleModel:
     def embed(self, texts: list[str], *, batch_size: int = 64) -> torch.Tensor:
         """(k, hidden) mean-pooled encoder outputs of k texts, in their order.
 
-        Texts are tokenized in one call and encoded in batches of similar length, so padding is small."""
+        Texts are tokenized a chunk at a time (token lists of millions of texts do not fit in memory) and
+        encoded in batches of similar length, so padding is small."""
         self.net.eval()
         out = torch.zeros((len(texts), self.net.hidden_size), dtype=torch.float32)
-        if not texts:
-            return out
-        ids = self.tokenizer(list(texts), truncation=True, max_length=self.config.max_length)["input_ids"]
-        order = np.argsort([len(x) for x in ids], kind="stable")
         pad = self.tokenizer.pad_token_id or 0
-        for i in range(0, len(order), batch_size):
-            sel = order[i : i + batch_size]
-            tok, mask = pad_ids([ids[j] for j in sel], pad)
-            out[torch.from_numpy(sel)] = self.net.encode(tok.to(self.device), mask.to(self.device)).float().cpu()
+        for start in range(0, len(texts), EMBED_CHUNK):
+            part = list(texts[start : start + EMBED_CHUNK])
+            ids = self.tokenizer(part, truncation=True, max_length=self.config.max_length)["input_ids"]
+            order = np.argsort([len(x) for x in ids], kind="stable")
+            for i in range(0, len(order), batch_size):
+                sel = order[i : i + batch_size]
+                tok, mask = pad_ids([ids[j] for j in sel], pad)
+                vec = self.net.encode(tok.to(self.device), mask.to(self.device)).float().cpu()
+                out[torch.from_numpy(sel + start)] = vec
         return out
 
     @torch.no_grad()

@@ -106,3 +106,20 @@ def test_cli_quality_and_behaviour(trained, capsys):
     assert b["stages_from"] == "model" and {r["step"] for r in b["funnel"]} == {"views", "add_to_cart", "orders"}
     assert main(["quality", "--workspace", str(trained.root), "--dataset", "demo", "--model", "zzz"]) == 2
     assert "no trained model 'zzz'" in capsys.readouterr().err
+
+
+def test_scoring_in_chunks_matches_scoring_at_once(trained, monkeypatch):
+    """Large catalogs are encoded a chunk of texts at a time; the scores must not depend on the chunking."""
+    from lifecycle_core import model as model_module
+    from lifecycle_core.features import FEATURES
+    from lifecycle_core.model import LifecycleModel
+    from lifecycle_core.predict import _score_in_chunks, model_dir
+
+    m = LifecycleModel.load(model_dir(trained, "a"))
+    ex = build_examples(trained, "demo", LabelRules())
+    X, tid = ex.frame[list(FEATURES)].to_numpy(float), ex.frame["text_id"].to_numpy()
+    whole = _score_in_chunks(m, ex.texts, tid, X, 64, chunk=10**9)
+    monkeypatch.setattr(model_module, "EMBED_CHUNK", 5)
+    parts = _score_in_chunks(m, ex.texts, tid, X, 4, chunk=7)
+    assert np.allclose(whole[0], parts[0], atol=1e-5) and np.allclose(whole[1], parts[1], atol=1e-4)
+    assert len(np.unique(tid)) > 7  # more than one chunk really ran
