@@ -346,13 +346,18 @@ def _offsets(text: str, segments: list[str]) -> tuple[list[int], list[int]]:
     return starts, ends
 
 
-def product_inputs(ws, name: str, model, product: str, period: str | None = None) -> tuple[str, np.ndarray, str]:
-    """(text, raw feature row, period) of one product at ``period`` (default: its latest active period)."""
+def product_inputs(
+    ws, name: str, model, product: str, period: str | None = None, *, examples=None
+) -> tuple[str, np.ndarray, str]:
+    """(text, raw feature row, period) of one product at ``period`` (default: its latest active period).
+
+    ``examples``: the dataset's features.Examples built with the model's label rules, when the caller
+    keeps them (the dashboard does); otherwise they are built here."""
     from .features import build_examples
     from .labeling import LabelRules
 
     rules = LabelRules(**model.training["labels"]) if model.training.get("labels") else LabelRules()
-    ex = build_examples(ws, name, rules)
+    ex = examples if examples is not None else build_examples(ws, name, rules)
     f = ex.frame[ex.frame["product_id"].astype(str) == str(product)]
     if f.empty:
         raise KeyError(f"product {product!r} has no active period in dataset {name!r}")

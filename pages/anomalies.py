@@ -67,8 +67,7 @@ titles = view.drop_duplicates("product_id").set_index("product_id")["title"]
 pick = st.selectbox(
     tr("common.product"), products, format_func=lambda p: f"{p} · {titles.get(p, '')}", key="an_product"
 )
-sales = data.sales(root, info.name, info.id)
-curve = sales[sales["product_id"] == pick].sort_values("period")
+curve = data.product_sales(root, info.name, info.id, str(pick))
 mine = view[view["product_id"] == pick]
 fig2 = go.Figure(go.Scatter(x=curve["period"], y=curve["units"], mode="lines", name=tr("anomalies.units")))
 marks = curve.set_index("period")["units"].reindex(mine["period"]).to_numpy()

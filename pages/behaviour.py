@@ -21,7 +21,7 @@ model = state.model_selector(info, require=False)
 window = st.sidebar.slider(tr("behaviour.window"), 2, 26, 8, key="behaviour_window")
 with st.spinner(tr("quality.computing")):
     stamp = data.predictions_stamp(ws, info.name)
-    stages, b = data.behaviour(str(ws.root), info.name, info.id, model, stamp, window)
+    b = data.behaviour(str(ws.root), info.name, info.id, model, stamp, window)
 st.caption(tr(f"behaviour.source.{b.source}", model=model or "", window=window, last=str(b.periods[-1])[:10]))
 
 

@@ -4,6 +4,8 @@ Edits live in this session only: they change the model's input, never the stored
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import plotly.express as px
@@ -30,8 +32,9 @@ if not path.exists():
     st.info(tr("predictions.not_scored"))
     st.page_link("pages/predictions.py", label=tr("nav.predictions"), icon="📊")
     st.stop()
-preds = data.predictions(str(ws.root), model_name, info.name, info.id, path.stat().st_mtime)
-latest = preds.sort_values("period").drop_duplicates("product_id", keep="last")
+stamp = path.stat().st_mtime
+summary = data.predictions_summary(str(ws.root), model_name, info.name, info.id, stamp)
+latest = summary["latest"]
 
 c1, c2, c3 = st.columns([2, 3, 2])
 query = c1.text_input(tr("predictions.search"), key="explain_search")
@@ -43,13 +46,16 @@ titles = dict(zip(options["product_id"], options.get("title", options["product_i
 pid = c2.selectbox(
     tr("common.product"), list(titles), format_func=lambda p: f"{p} · {titles[p]}", key="explain_product"
 )
-periods = sorted(preds.loc[preds["product_id"] == pid, "period"].astype(str).str[:10].unique(), reverse=True)
+scored = data.product_scores(str(ws.root), model_name, info.name, info.id, stamp, str(pid))
+periods = sorted(scored["period"].astype(str).str[:10].unique(), reverse=True)
 period = c3.selectbox(tr("predictions.col.period"), periods, key=f"explain_period.{pid}")
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _inputs(ws_root: str, dataset_id: str, model_key: str, product: str, when: str):
-    text, x, _ = product_inputs(ws, info.name, model, product, when)
+    rules = json.dumps(model.training.get("labels") or {}, sort_keys=True)
+    ex = data.examples(ws_root, info.name, dataset_id, rules)  # built once per dataset, then looked up
+    text, x, _ = product_inputs(ws, info.name, model, product, when, examples=ex)
     return text, x
 
 
@@ -114,10 +120,8 @@ with left:
     _features_chart(exp0, stage, "feat_orig")
 with right:
     st.subheader(tr("explain.curve"))
-    sales = data.sales(str(ws.root), info.name, info.id)
-    curve = sales[sales["product_id"] == pid].groupby("period", as_index=False)["units"].sum()
-    st_by = preds.loc[preds["product_id"] == pid, ["period", "stage"]]
-    curve = curve.merge(st_by, on="period", how="left")
+    curve = data.product_sales(str(ws.root), info.name, info.id, str(pid))
+    curve = curve.merge(scored[["period", "stage"]], on="period", how="left")
     curve["stage_name"] = [STAGES[int(s)] if s == s else "–" for s in curve["stage"]]
     fig = px.scatter(curve, x="period", y="units", color="stage_name", color_discrete_map=COLORS,
                      category_orders={"stage_name": STAGES})  # fmt: skip

@@ -28,10 +28,10 @@ if not path.exists():
             predict_and_store(ws, model, info.name)
         st.rerun()
     st.stop()
-preds = data.predictions(str(ws.root), model, info.name, info.id, path.stat().st_mtime)
-preds = preds.assign(stage_name=[STAGE_ORDER[s] for s in preds["stage"]])
-periods = sorted(preds["period"].unique())
-last = preds[preds["period"] == periods[-1]]
+summary = data.predictions_summary(str(ws.root), model, info.name, info.id, path.stat().st_mtime)
+periods = summary["periods"]
+last = summary["last"]
+last = last.assign(stage_name=pd.Categorical.from_codes(last["stage"], STAGE_ORDER))
 st.caption(tr("predictions.latest", period=str(periods[-1])[:10]))
 
 c1, c2 = st.columns(2)
@@ -55,7 +55,8 @@ if "category" in last and last["category"].notna().any():
     c2.plotly_chart(fig, width="stretch", key="bycat")
 
 # Shares over time are aggregated here (periods x 4), never plotted row by row.
-share = pd.crosstab(preds["period"], preds["stage_name"], normalize="index").reindex(columns=STAGE_ORDER, fill_value=0)
+share = summary["share"].reindex(columns=range(len(STAGE_ORDER)), fill_value=0)
+share.columns = STAGE_ORDER
 fig = px.area(
     share.reset_index().melt(id_vars="period", var_name="stage", value_name="share"),
     x="period",
@@ -102,7 +103,10 @@ widgets.download_buttons(export, f"predictions_{info.name}_{model}", "prediction
 if len(periods) >= 2:
     a, b = periods[-2], periods[-1]
     st.subheader(tr("predictions.transitions", a=str(a)[:10], b=str(b)[:10]))
-    prev = preds[preds["period"] == a][["product_id", "stage_name"]].rename(columns={"stage_name": "before"})
+    prev = summary["previous"]
+    prev = pd.DataFrame(
+        {"product_id": prev["product_id"], "before": pd.Categorical.from_codes(prev["stage"], STAGE_ORDER)}
+    )
     pair = last[["product_id", "stage_name", "confidence"] + [c for c in ("title",) if c in last]].merge(
         prev, on="product_id"
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import streamlit as st
 
@@ -21,24 +23,77 @@ def anomalies(ws_root: str, name: str, dataset_id: str) -> pd.DataFrame:
     return find_anomalies(Workspace(ws_root), name)
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def sales(ws_root: str, name: str, dataset_id: str) -> pd.DataFrame:
-    return Workspace(ws_root).load_table(name, "sales", columns=["product_id", "period", "units"])
+# Large tables (millions of product-periods at 100,000 products) are held once per process with
+# st.cache_resource: shared by every session without the copy st.cache_data makes on each read. Pages
+# never modify them; they read the small views below (st.cache_data: latest period, shares, one product).
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def predictions(ws_root: str, model: str, name: str, dataset_id: str, stamp: float) -> pd.DataFrame | None:
-    """Stored scores of ``model`` on ``name`` with product titles and categories; ``stamp`` (the file's
-    modification time) makes a re-score a new cache key."""
+@st.cache_resource(max_entries=2, show_spinner=False)
+def scores(ws_root: str, model: str, name: str, dataset_id: str, stamp: float):
+    """(stored scores of ``model`` on ``name``, row positions per product); ``stamp`` (the file's
+    modification time) makes a re-score a new key. None when not scored."""
     from lifecycle_core.predict import load_predictions
 
-    ws = Workspace(ws_root)
-    preds = load_predictions(ws, model, name)
+    preds = load_predictions(Workspace(ws_root), model, name)
     if preds is None:
         return None
+    return preds, preds.groupby("product_id", sort=False).indices
+
+
+def _titles(ws: Workspace, name: str) -> pd.DataFrame:
     products = ws.load_table(name, "products")
     keep = [c for c in ("product_id", "title", "category") if c in products]
-    return preds.merge(products[keep].drop_duplicates("product_id"), on="product_id", how="left")
+    return products[keep].drop_duplicates("product_id")
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def predictions_summary(ws_root: str, model: str, name: str, dataset_id: str, stamp: float) -> dict | None:
+    """What the Predictions and Explain pages show, aggregated once per scores version: ``periods``;
+    ``last`` (rows of the latest period, with titles and categories); ``share`` (periods x stage
+    shares); ``previous`` (stage per product at the period before the latest); ``latest`` (each
+    product's latest scored row, for pickers)."""
+    held = scores(ws_root, model, name, dataset_id, stamp)
+    if held is None:
+        return None
+    preds = held[0]
+    titles = _titles(Workspace(ws_root), name)
+    periods = sorted(preds["period"].unique())
+    last = preds[preds["period"] == periods[-1]].merge(titles, on="product_id", how="left")
+    share = pd.crosstab(preds["period"], preds["stage"], normalize="index")
+    previous = preds.loc[preds["period"] == periods[-2], ["product_id", "stage"]] if len(periods) > 1 else None
+    latest = preds.loc[preds.groupby("product_id", sort=False)["t"].idxmax()].merge(titles, on="product_id", how="left")
+    return {"periods": periods, "last": last, "share": share, "previous": previous, "latest": latest}
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def product_scores(ws_root: str, model: str, name: str, dataset_id: str, stamp: float, product: str) -> pd.DataFrame:
+    """One product's scored rows, in period order."""
+    preds, where = scores(ws_root, model, name, dataset_id, stamp)
+    return preds.iloc[where[product]].sort_values("period") if product in where else preds.iloc[:0]
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _sales(ws_root: str, name: str, dataset_id: str):
+    sales = Workspace(ws_root).load_table(name, "sales", columns=["product_id", "period", "units"])
+    return sales, sales.groupby("product_id", sort=False).indices
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def product_sales(ws_root: str, name: str, dataset_id: str, product: str) -> pd.DataFrame:
+    """One product's units per period."""
+    sales, where = _sales(ws_root, name, dataset_id)
+    rows = sales.iloc[where[product]] if product in where else sales.iloc[:0]
+    return rows.groupby("period", as_index=False)["units"].sum()
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def examples(ws_root: str, name: str, dataset_id: str, rules: str):
+    """The model inputs of every product-period (features and texts), built once per dataset version:
+    explaining another product then costs a lookup, not a rebuild."""
+    from lifecycle_core.features import build_examples
+    from lifecycle_core.labeling import LabelRules
+
+    return build_examples(Workspace(ws_root), name, LabelRules(**json.loads(rules)))
 
 
 @st.cache_resource(max_entries=4)
@@ -75,15 +130,20 @@ def quality(ws_root: str, name: str, dataset_id: str, model_name: str, stamp: fl
     return quality_report(Workspace(ws_root), name, model_name)
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def behaviour(ws_root: str, name: str, dataset_id: str, model_name: str | None, stamp: float, window: int):
-    """(stage per product-period, behaviour aggregates): from the model's scores when it has them."""
-    from lifecycle_core.behaviour import behaviour as aggregate
+@st.cache_resource(max_entries=2, show_spinner=False)
+def stages(ws_root: str, name: str, dataset_id: str, model_name: str | None, stamp: float) -> pd.DataFrame:
+    """Stage per product-period (the model's stored scores, else the rule-based estimate); shared."""
     from lifecycle_core.behaviour import stages_by_period
 
-    ws = Workspace(ws_root)
-    stages = stages_by_period(ws, name, model_name)
-    return stages, aggregate(ws, name, stages, window=window)
+    return stages_by_period(Workspace(ws_root), name, model_name)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def behaviour(ws_root: str, name: str, dataset_id: str, model_name: str | None, stamp: float, window: int):
+    """The per-stage behaviour aggregates (a few hundred rows whatever the catalog's size)."""
+    from lifecycle_core.behaviour import behaviour as aggregate
+
+    return aggregate(Workspace(ws_root), name, stages(ws_root, name, dataset_id, model_name, stamp), window=window)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -96,5 +156,5 @@ def product_titles(ws_root: str, name: str, dataset_id: str) -> pd.DataFrame:
 def product_behaviour(ws_root: str, name: str, dataset_id: str, model_name: str | None, stamp: float, product: str):
     from lifecycle_core.behaviour import product_detail
 
-    stages, _ = behaviour(ws_root, name, dataset_id, model_name, stamp, 8)
-    return product_detail(Workspace(ws_root), name, product, stages)
+    held = stages(ws_root, name, dataset_id, model_name, stamp)
+    return product_detail(Workspace(ws_root), name, product, held)
