@@ -129,11 +129,9 @@ found = widgets.search_products(products, query)
 if found.empty:
     st.info(tr("behaviour.no_product"))
     st.stop()
+titles = widgets.picker_options(found)
 pid = st.selectbox(
-    tr("common.product"),
-    found["product_id"].tolist(),
-    format_func=lambda p: f"{p} · {found.set_index('product_id').at[p, 'title']}" if "title" in found else str(p),
-    key="behaviour_product",
+    tr("common.product"), list(titles), format_func=lambda p: f"{p} · {titles[p]}", key="behaviour_product"
 )
 d = data.product_behaviour(str(ws.root), info.name, info.id, model, stamp, str(pid))
 sales = d["sales"]

@@ -42,7 +42,7 @@ options = widgets.search_products(latest, query)
 if options.empty:
     st.warning(tr("explain.no_match"))
     st.stop()
-titles = dict(zip(options["product_id"], options.get("title", options["product_id"]), strict=True))
+titles = widgets.picker_options(options)
 pid = c2.selectbox(
     tr("common.product"), list(titles), format_func=lambda p: f"{p} · {titles[p]}", key="explain_product"
 )

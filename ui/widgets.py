@@ -44,3 +44,16 @@ def search_products(frame: pd.DataFrame, query: str) -> pd.DataFrame:
     if "title" in frame:
         hay = hay + " " + frame["title"].fillna("").astype(str).str.lower()
     return frame[hay.str.contains(q, regex=False)]
+
+
+PICKER_LIMIT = 1000  # a drop-down of 100,000 products would send megabytes to the browser on every rerun
+
+
+def picker_options(frame: pd.DataFrame) -> dict:
+    """product id -> title of the first ``PICKER_LIMIT`` rows, for a product drop-down; says (in a
+    caption) when the list is cut, so the user narrows it with the search box."""
+    head = frame.head(PICKER_LIMIT)
+    titles = head["title"].fillna("").astype(str) if "title" in head else head["product_id"].astype(str)
+    if len(frame) > PICKER_LIMIT:
+        st.caption(tr("common.picker_cut", n=f"{PICKER_LIMIT:,}", total=f"{len(frame):,}"))
+    return dict(zip(head["product_id"], titles, strict=True))
