@@ -123,7 +123,7 @@ with right:
     curve = data.product_sales(str(ws.root), info.name, info.id, str(pid))
     curve = curve.merge(scored[["period", "stage"]], on="period", how="left")
     curve["stage_name"] = [STAGES[int(s)] if s == s else "–" for s in curve["stage"]]
-    fig = px.scatter(curve, x="period", y="units", color="stage_name", color_discrete_map=COLORS,
+    fig = px.scatter(curve, x="period", y="units", color="stage_name", color_discrete_map={**COLORS, "–": "#bbb"},
                      category_orders={"stage_name": STAGES})  # fmt: skip
     fig.add_scatter(x=curve["period"], y=curve["units"], mode="lines", line={"color": "#bbb"}, showlegend=False)
     fig.add_vline(x=pd.Timestamp(period), line_dash="dot")
