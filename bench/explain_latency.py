@@ -7,8 +7,8 @@ On the same products and model, in this process:
 (a) SHAP's default for text: ``shap.Explainer(f, shap.maskers.Text(tokenizer))`` called with default
     settings (Partition explainer, 500 evaluations), where f scores a list of texts with the product's
     numeric features fixed (``LifecycleModel.predict_proba``);
-(b) ``lifecycle_core.explain.explain_inputs`` at its default budget, the feature attributions and
-    the sentence included, no cache.
+(b) ``lifecycle_core.explain.explain_inputs`` at its default budget (or ``--budget``, with ``--int8``
+    the quantized model), the feature attributions and the sentence included, no cache.
 
 Prints seconds per product for both (median), the ratio, and the fidelity of (b)'s token attributions
 against (a)'s for the predicted stage: Spearman rank correlation and top-5 token overlap (means).
@@ -35,6 +35,8 @@ def main() -> None:
     ap.add_argument("--workspace")
     ap.add_argument("--dataset", default="demo")
     ap.add_argument("--products", type=int, default=8)
+    ap.add_argument("--budget", type=int, default=0, help="token budget of (b) (default: the explainer's default)")
+    ap.add_argument("--int8", action="store_true", help="(b) scores masked texts with the int8 model")
     a = ap.parse_args()
 
     import numpy as np
@@ -57,7 +59,9 @@ def main() -> None:
         ingest(ws, name, [SourceFile.from_path(p) for p in write_demo(Path(tmp.name) / "files", 80, 80, seed=1)])
         print("training a model on an 80 x 80 demo catalog first…", flush=True)
         model = train(ws, name, TrainConfig(epochs=2), output_dir=Path(tmp.name) / "m").model
-    print(f"max_length {model.config.max_length}, default budget {DEFAULT_BUDGET} evaluations", flush=True)
+    budget = a.budget or DEFAULT_BUDGET
+    scorer = model.quantized() if a.int8 else model
+    print(f"max_length {model.config.max_length}, budget {budget} evaluations, int8 {a.int8}", flush=True)
 
     frame = ws.load_table(name, "products")
     ids = frame["product_id"].astype(str).tolist()
@@ -79,7 +83,7 @@ def main() -> None:
         ref = shap.Explainer(f, shap.maskers.Text(model.tokenizer))([text])
         times_a.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        ours = explain_inputs(model, text, x, cache=None)
+        ours = explain_inputs(scorer, text, x, cache=None, budget=budget)
         ours.sentence("en")
         times_b.append(time.perf_counter() - t0)
 
