@@ -85,7 +85,7 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict:
     }
 
 
-def _score_models(
+def score_models(
     frame: pd.DataFrame, split: np.ndarray, models: dict[str, Callable[[], object]], drop: np.ndarray | None = None
 ) -> dict:
     labeled = frame["stage"].to_numpy() >= 0
@@ -151,11 +151,11 @@ def evaluate_dataset(
         "split": "time",
         **_sizes(ts, labeled),
         "excluded_from_training": int(drop.sum()) if drop is not None else 0,
-        "baselines": _score_models(frame, ts, models, drop),
+        "baselines": score_models(frame, ts, models, drop),
         "product_split": {
             "split": "product",
             **_sizes(ps, labeled),
-            "baselines": _score_models(frame, ps, models, drop),
+            "baselines": score_models(frame, ps, models, drop),
         },
     }
     # Cold start: unseen products in their first 8 periods, when only text and a few weeks exist.
@@ -163,7 +163,7 @@ def evaluate_dataset(
     early[(frame["age"].to_numpy() >= 8) & (ps == TEST)] = "late"
     result["product_split"]["cold_start_first_8"] = {
         "n_test": int((labeled & (early == TEST)).sum()),
-        "baselines": _score_models(frame, early, models, drop),
+        "baselines": score_models(frame, early, models, drop),
     }
     for label, model in (trained or {}).items():
         settings = model.training or {}

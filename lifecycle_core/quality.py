@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .baselines import BASELINES
-from .evaluate import _score_models, classification_metrics
+from .evaluate import classification_metrics, score_models
 from .features import build_examples
 from .labeling import LabelRules
 from .splits import TEST, SplitConfig, product_split, time_split
@@ -112,7 +112,7 @@ def quality_report(ws, name: str, model: str, *, baselines: bool = True) -> dict
         "n_test": len(test),
         "metrics": own[0],
         "calibration": own[1].to_dict("records"),
-        "baselines": _score_models(f, split, BASELINES) if baselines else {},
+        "baselines": score_models(f, split, BASELINES) if baselines else {},
         "models": others,
     }
 

@@ -14,8 +14,8 @@ from ui.state import tr
 info = state.analysis_page("behaviour")
 lang = state.lang()
 ws = state.workspace()
-NAMES = [Stage(s).label(lang) for s in Stage]
-COLORS = {Stage(s).label(lang): Stage(s).color for s in Stage}
+NAMES = state.stage_names()
+COLORS = state.stage_colors()
 
 model = state.model_selector(info, require=False)
 window = st.sidebar.slider(tr("behaviour.window"), 2, 26, 8, key="behaviour_window")
@@ -58,36 +58,34 @@ if len(b.funnel):
 else:
     left.info(tr("behaviour.no_funnel"))
 
-if len(b.returns):
-    # A rate over a handful of units is noise (one return of two units is 50 %): such points are left out.
-    r = named(b.returns[b.returns["units"] >= 20])
+
+def over_time(frame: pd.DataFrame, y: str, title: str, **extra):
+    """One line per stage over the periods, in the stage colours."""
     fig = px.line(
-        r,
+        named(frame),
         x="period",
-        y="return_rate",
+        y=y,
         color="stage_name",
         color_discrete_map=COLORS,
         category_orders={"stage_name": NAMES},
-        title=tr("behaviour.returns"),
+        title=title,
+        **extra,
     )
-    fig.update_layout(height=380, yaxis_tickformat=".0%", xaxis_title=None, yaxis_title=None, legend_title=None)
+    fig.update_layout(xaxis_title=None, yaxis_title=None, legend_title=None)
+    return fig
+
+
+if len(b.returns):
+    # A rate over a handful of units is noise (one return of two units is 50 %): such points are left out.
+    fig = over_time(b.returns[b.returns["units"] >= 20], "return_rate", tr("behaviour.returns"))
+    fig.update_layout(height=380, yaxis_tickformat=".0%")
     right.plotly_chart(fig, width="stretch", key="returns")
 else:
     right.info(tr("behaviour.no_returns"))
 
 if len(b.ratings):
-    g = named(b.ratings)
-    fig = px.line(
-        g,
-        x="period",
-        y="rating",
-        color="stage_name",
-        color_discrete_map=COLORS,
-        category_orders={"stage_name": NAMES},
-        hover_data=["reviews"],
-        title=tr("behaviour.ratings"),
-    )
-    fig.update_layout(height=320, xaxis_title=None, yaxis_title=None, legend_title=None)
+    fig = over_time(b.ratings, "rating", tr("behaviour.ratings"), hover_data=["reviews"])
+    fig.update_layout(height=320)
     st.plotly_chart(fig, width="stretch", key="ratings")
 
 st.subheader(tr("behaviour.terms", window=window))
@@ -124,15 +122,7 @@ for tab, s in zip(st.tabs(NAMES), Stage, strict=True):
 # One product in detail.
 st.subheader(tr("behaviour.product"))
 products = data.product_titles(str(ws.root), info.name, info.id)
-query = st.text_input(tr("predictions.search"), key="behaviour_search")
-found = widgets.search_products(products, query)
-if found.empty:
-    st.info(tr("behaviour.no_product"))
-    st.stop()
-titles = widgets.picker_options(found)
-pid = st.selectbox(
-    tr("common.product"), list(titles), format_func=lambda p: f"{p} · {titles[p]}", key="behaviour_product"
-)
+pid = widgets.product_picker(products, "behaviour", on_empty="behaviour.no_product")
 d = data.product_behaviour(str(ws.root), info.name, info.id, model, stamp, str(pid))
 sales = d["sales"]
 steps = [c for c in ("views", "add_to_cart", "orders", "units") if c in sales]

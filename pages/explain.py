@@ -14,7 +14,6 @@ import streamlit as st
 from lifecycle_core.explain import explain_inputs, feature_label, highlight_html, product_inputs
 from lifecycle_core.inventory import PROBS, suggest_actions
 from lifecycle_core.predict import model_dir, predictions_path
-from lifecycle_core.stages import Stage
 from ui import data, state, widgets
 from ui.state import tr
 
@@ -24,8 +23,8 @@ ws = state.workspace()
 model_name = state.model_selector(info)
 folder = model_dir(ws, model_name)
 model = data.model(str(ws.root), model_name, (folder / "model.safetensors").stat().st_mtime)
-STAGES = [Stage(s).label(lang) for s in Stage]
-COLORS = {Stage(s).label(lang): Stage(s).color for s in Stage}
+STAGES = state.stage_names()
+COLORS = state.stage_colors()
 
 path = predictions_path(ws, model_name, info.name)
 if not path.exists():
@@ -37,15 +36,7 @@ summary = data.predictions_summary(str(ws.root), model_name, info.name, info.id,
 latest = summary["latest"]
 
 c1, c2, c3 = st.columns([2, 3, 2])
-query = c1.text_input(tr("predictions.search"), key="explain_search")
-options = widgets.search_products(latest, query)
-if options.empty:
-    st.warning(tr("explain.no_match"))
-    st.stop()
-titles = widgets.picker_options(options)
-pid = c2.selectbox(
-    tr("common.product"), list(titles), format_func=lambda p: f"{p} · {titles[p]}", key="explain_product"
-)
+pid = widgets.product_picker(latest, "explain", search=c1, pick=c2, on_empty="explain.no_match", warn=True)
 scored = data.product_scores(str(ws.root), model_name, info.name, info.id, stamp, str(pid))
 periods = sorted(scored["period"].astype(str).str[:10].unique(), reverse=True)
 period = c3.selectbox(tr("predictions.col.period"), periods, key=f"explain_period.{pid}")

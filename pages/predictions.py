@@ -8,15 +8,14 @@ import plotly.express as px
 import streamlit as st
 
 from lifecycle_core.predict import predict_and_store, predictions_path
-from lifecycle_core.stages import Stage
 from ui import data, state, widgets
 from ui.state import tr
 
 info = state.analysis_page("predictions")
 lang = state.lang()
 ws = state.workspace()
-STAGE_ORDER = [Stage(s).label(lang) for s in Stage]
-COLORS = {Stage(s).label(lang): Stage(s).color for s in Stage}
+STAGE_ORDER = state.stage_names()
+COLORS = state.stage_colors()
 
 model = state.model_selector(info)
 

@@ -19,8 +19,8 @@ from ui.state import tr
 info = state.analysis_page("quality")
 lang = state.lang()
 ws = state.workspace()
-NAMES = [Stage(s).label(lang) for s in Stage]
-COLORS = {Stage(s).label(lang): Stage(s).color for s in Stage}
+NAMES = state.stage_names()
+COLORS = state.stage_colors()
 
 model = state.model_selector(info)
 path = predictions_path(ws, model, info.name)

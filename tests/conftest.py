@@ -56,3 +56,27 @@ def tiny_bert(vocab_size: int, seed: int = 0):
             max_position_embeddings=128,
         )
     )
+
+
+def demo_workspace(root: Path, products: int, weeks: int, seed: int) -> Workspace:
+    """A workspace under ``root`` holding the demo catalog as dataset "demo"."""
+    from lifecycle_core.ingest import ingest
+    from lifecycle_core.readers import SourceFile
+
+    ws = Workspace(root / "ws")
+    ingest(ws, "demo", [SourceFile.from_path(p) for p in write_demo(root / "files", products, weeks, seed=seed)])
+    return ws
+
+
+def train_tiny_and_score(ws: Workspace, name: str, seed: int = 0) -> None:
+    """A tiny BERT trained for 2 steps on "demo" as model ``name``, every product-period scored and stored."""
+    from transformers import AutoTokenizer
+
+    from lifecycle_core.model import default_encoder_path
+    from lifecycle_core.predict import predict_and_store
+    from lifecycle_core.train import TrainConfig, train
+
+    tok = AutoTokenizer.from_pretrained(default_encoder_path())
+    cfg = TrainConfig(max_steps=2, batch_size=16, max_length=32, head_warmup_epochs=3, seed=seed)
+    train(ws, "demo", cfg, output_dir=ws.root / "models" / name, encoder=tiny_bert(tok.vocab_size), tokenizer=tok)
+    predict_and_store(ws, name, "demo")

@@ -8,20 +8,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lifecycle_core.behaviour import behaviour, product_detail, stages_by_period, term_trends, terms
-from lifecycle_core.demo import write_demo
-from lifecycle_core.ingest import ingest
-from lifecycle_core.readers import SourceFile
-from lifecycle_core.store import Workspace
 
-from .conftest import ROOT
+from .conftest import ROOT, demo_workspace
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("behaviour")
-    ws = Workspace(root / "ws")
-    ingest(ws, "demo", [SourceFile.from_path(p) for p in write_demo(root / "files", 30, 40, seed=2)])
-    return ws
+    return demo_workspace(tmp_path_factory.mktemp("behaviour"), 30, 40, seed=2)
 
 
 def test_funnel_returns_and_ratings_add_up_to_the_stored_tables(demo):

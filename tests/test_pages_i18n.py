@@ -5,31 +5,18 @@ from __future__ import annotations
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from transformers import AutoTokenizer
 
-from lifecycle_core.demo import write_demo
-from lifecycle_core.ingest import ingest
-from lifecycle_core.model import default_encoder_path
-from lifecycle_core.predict import predict_and_store
-from lifecycle_core.readers import SourceFile
-from lifecycle_core.store import Workspace
-from lifecycle_core.train import TrainConfig, train
 from ui.i18n import MESSAGES
 
-from .conftest import ROOT, tiny_bert
+from .conftest import ROOT, demo_workspace, train_tiny_and_score
 
 PAGES = ["data", "train", "predictions", "explain", "quality", "behaviour", "actions", "anomalies", "welcome"]
 
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
-    root = tmp_path_factory.mktemp("i18n")
-    ws = Workspace(root / "ws")
-    ingest(ws, "demo", [SourceFile.from_path(p) for p in write_demo(root / "files", 24, 40, seed=4)])
-    tok = AutoTokenizer.from_pretrained(default_encoder_path())
-    cfg = TrainConfig(max_steps=2, batch_size=16, max_length=32, head_warmup_epochs=3)
-    train(ws, "demo", cfg, output_dir=ws.root / "models" / "m", encoder=tiny_bert(tok.vocab_size), tokenizer=tok)
-    predict_and_store(ws, "m", "demo")
+    ws = demo_workspace(tmp_path_factory.mktemp("i18n"), 24, 40, seed=4)
+    train_tiny_and_score(ws, "m")
     return ws
 
 

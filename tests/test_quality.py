@@ -4,35 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from transformers import AutoTokenizer
 
-from lifecycle_core.demo import write_demo
 from lifecycle_core.evaluate import classification_metrics
 from lifecycle_core.features import build_examples
-from lifecycle_core.ingest import ingest
 from lifecycle_core.labeling import LabelRules
-from lifecycle_core.model import default_encoder_path
-from lifecycle_core.predict import predict_and_store
 from lifecycle_core.quality import calibration_curve, load_influence, quality_report, stage_influence
-from lifecycle_core.readers import SourceFile
 from lifecycle_core.splits import TEST, time_split
 from lifecycle_core.stage_now import PROB_COLUMNS
-from lifecycle_core.store import Workspace
-from lifecycle_core.train import TrainConfig, train
 
-from .conftest import tiny_bert
+from .conftest import demo_workspace, train_tiny_and_score
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("quality")
-    ws = Workspace(root / "ws")
-    ingest(ws, "demo", [SourceFile.from_path(p) for p in write_demo(root / "files", 30, 40, seed=3)])
-    tok = AutoTokenizer.from_pretrained(default_encoder_path())
+    ws = demo_workspace(tmp_path_factory.mktemp("quality"), 30, 40, seed=3)
     for name, seed in (("a", 0), ("b", 1)):
-        cfg = TrainConfig(max_steps=2, batch_size=16, max_length=32, head_warmup_epochs=3, seed=seed)
-        train(ws, "demo", cfg, output_dir=ws.root / "models" / name, encoder=tiny_bert(tok.vocab_size), tokenizer=tok)
-        predict_and_store(ws, name, "demo")
+        train_tiny_and_score(ws, name, seed)
     return ws
 
 

@@ -9,22 +9,15 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from lifecycle_core.demo import write_demo
-from lifecycle_core.ingest import ingest
 from lifecycle_core.model import LifecycleModel, default_encoder_path
-from lifecycle_core.readers import SourceFile
-from lifecycle_core.store import Workspace
 from lifecycle_core.train import TrainConfig, train
 
-from .conftest import ROOT, tiny_bert
+from .conftest import ROOT, demo_workspace, tiny_bert
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
-    root = tmp_path_factory.mktemp("train")
-    ws = Workspace(root / "ws")
-    ingest(ws, "demo", [SourceFile.from_path(p) for p in write_demo(root / "files", 40, 60, seed=6)])
-    return ws
+    return demo_workspace(tmp_path_factory.mktemp("train"), 40, 60, seed=6)
 
 
 def tiny_parts():

@@ -73,6 +73,20 @@ def language_switch() -> None:
     )
 
 
+def stage_names() -> list[str]:
+    """Stage names in the UI language, in stage order (chart axes and category orders)."""
+    from lifecycle_core.stages import Stage
+
+    return [Stage(s).label(lang()) for s in Stage]
+
+
+def stage_colors() -> dict[str, str]:
+    """Stage name in the UI language -> the stage's colour (stages.py), for every chart."""
+    from lifecycle_core.stages import Stage
+
+    return {Stage(s).label(lang()): Stage(s).color for s in Stage}
+
+
 def flash(kind: str, message: str) -> None:
     st.session_state[FLASH] = (kind, message)
 

@@ -57,3 +57,17 @@ def picker_options(frame: pd.DataFrame) -> dict:
     if len(frame) > PICKER_LIMIT:
         st.caption(tr("common.picker_cut", n=f"{PICKER_LIMIT:,}", total=f"{len(frame):,}"))
     return dict(zip(head["product_id"], titles, strict=True))
+
+
+def product_picker(frame: pd.DataFrame, key: str, *, search=st, pick=st, on_empty: str, warn: bool = False):
+    """A search box and a product drop-down over ``frame`` (product_id, title); returns the chosen id.
+    When nothing matches it says ``on_empty`` (a message key) and stops the page."""
+    query = search.text_input(tr("predictions.search"), key=f"{key}_search")
+    found = search_products(frame, query)
+    if found.empty:
+        (st.warning if warn else st.info)(tr(on_empty))
+        st.stop()
+    titles = picker_options(found)
+    return pick.selectbox(
+        tr("common.product"), list(titles), format_func=lambda p: f"{p} · {titles[p]}", key=f"{key}_product"
+    )
