@@ -274,9 +274,26 @@ class LifecycleModel:
         """(stage probabilities (n, 4), expected demand in units (n,)) for rows of texts and features (n, F).
 
         Each distinct text is encoded once, however many rows carry it."""
+        if not self.reads_text():
+            return self.predict_from_embeddings(self.no_text(), np.zeros(len(texts), dtype=np.int64), np.asarray(X))
         uniq: dict[str, int] = {}
         index = np.array([uniq.setdefault(t, len(uniq)) for t in texts], dtype=np.int64)
         return self.predict_from_embeddings(self.embed(list(uniq), batch_size=batch_size), index, np.asarray(X))
+
+    def reads_text(self) -> bool:
+        """False when the text part's output layer is all zeros (training switched it off, or it never
+        learned): the text then adds exactly nothing, and scoring skips the encoder without changing a
+        single probability."""
+        last = self.net.text_head[-1]
+        w = last.weight() if callable(last.weight) else last.weight  # quantized Linear: a method
+        b = last.bias() if callable(last.bias) else last.bias
+        w = w.dequantize() if w.is_quantized else w
+        return bool(torch.count_nonzero(w) or (b is not None and torch.count_nonzero(b)))
+
+    def no_text(self, n: int = 1) -> torch.Tensor:
+        """(n, hidden) stand-in text vectors for a model that does not read the text (any value gives
+        the same output: the text part's output layer is zero)."""
+        return torch.zeros((n, self.net.hidden_size), dtype=torch.float32)
 
     def quantized(self) -> LifecycleModel:
         """A copy for CPU scoring with int8 dynamically quantized Linear layers (weights int8, activations

@@ -69,6 +69,8 @@ def score_dataset(
 def _score_in_chunks(model, texts, text_id, X, batch_size: int, chunk: int = 20_000):
     """Encode the distinct texts a chunk at a time and score their rows: memory stays at one chunk of
     embeddings (20,000 x hidden) however large the catalog (100,000 products x 52 weeks: 2.6 M texts)."""
+    if not model.reads_text():  # the text adds nothing: no encoder pass at all (same probabilities)
+        return model.predict_from_embeddings(model.no_text(), np.zeros(len(text_id), dtype=np.int64), X)
     uniq, index = np.unique(text_id, return_inverse=True)
     order = np.argsort(index, kind="stable")  # rows grouped by text, so each chunk's rows are one slice
     bounds = np.searchsorted(index[order], np.arange(0, len(uniq) + chunk, chunk))

@@ -32,6 +32,31 @@ def tiny(tokenizer, n_features=3, seed=0):
     return LifecycleModel.create(cfg, FeatureScaler.fit(X), encoder=enc, tokenizer=tokenizer)
 
 
+def reading(m):
+    """A model whose text part is not zero (a new model's text part starts at exactly zero)."""
+    torch.manual_seed(0)
+    torch.nn.init.normal_(m.net.text_head[-1].weight, std=0.5)
+    return m
+
+
+def test_a_model_whose_text_part_is_zero_scores_without_the_encoder(tokenizer):
+    """Training switches the text part off (its output layer to zero) when the text did not help: the text
+    then adds exactly nothing, so scoring skips the encoder, and every probability stays the same."""
+    m = tiny(tokenizer)
+    assert not m.reads_text() and not m.quantized().reads_text()
+    texts, X = ["red mug, new", "blue bowl, outdated", "green jug"], np.random.default_rng(1).normal(size=(3, 3))
+    calls = []
+    m.net.encoder.register_forward_pre_hook(lambda *a: calls.append(1))
+    fast = m.predict_proba(texts, X)
+    assert calls == []
+    full = m.predict_from_embeddings(m.embed(texts), np.arange(3), X)[0]  # the encoder's real vectors
+    assert len(calls) > 0
+    np.testing.assert_array_equal(fast, full)
+    reading(m)
+    assert m.reads_text() and m.quantized().reads_text()
+    assert not np.allclose(m.predict_proba(texts, X), fast)
+
+
 def test_default_encoder_ships_in_the_package():
     p = default_encoder_path()
     assert (p / "model.safetensors").exists() and (p / "config.json").exists()
@@ -49,7 +74,7 @@ def test_probabilities_shape_and_sum(tokenizer):
 def test_each_distinct_text_is_encoded_once(tokenizer):
     enc, index = batch_texts(["a b", "c", "a b", "c", "a b"], tokenizer, 16)
     assert enc["input_ids"].shape[0] == 2 and index.tolist() == [0, 1, 0, 1, 0]
-    m = tiny(tokenizer)
+    m = reading(tiny(tokenizer))
     calls = []
     orig = m.net.encode
     m.net.encode = lambda ids, mask: calls.append(ids.shape[0]) or orig(ids, mask)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from lifecycle_core.evaluate import classification_metrics
 from lifecycle_core.features import build_examples
@@ -103,6 +104,8 @@ def test_scoring_in_chunks_matches_scoring_at_once(trained, monkeypatch):
     from lifecycle_core.predict import _score_in_chunks, model_dir
 
     m = LifecycleModel.load(model_dir(trained, "a"))
+    torch.nn.init.normal_(m.net.text_head[-1].weight, std=0.5)  # make sure the text is read (and encoded)
+    assert m.reads_text()
     ex = build_examples(trained, "demo", LabelRules())
     X, tid = ex.frame[list(FEATURES)].to_numpy(float), ex.frame["text_id"].to_numpy()
     whole = _score_in_chunks(m, ex.texts, tid, X, 64, chunk=10**9)
