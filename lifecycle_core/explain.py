@@ -33,6 +33,7 @@ import pandas as pd
 
 from .stages import STAGE_NAMES, Stage
 
+MIN_SHARE = 0.005  # a word or feature is named in the sentence only if it moves the probability >= 0.5 points
 DEFAULT_BUDGET = 96  # model evaluations for the token attributions (SHAP's own default is 500)
 FEATURE_BUDGET = 2000  # head evaluations for the feature attributions (cheap)
 
@@ -119,6 +120,16 @@ class Explanation:
         feat = self.features.groupby("stage")["value"].sum().reindex(range(len(Stage)), fill_value=0.0)
         return self.base + tok.to_numpy() + feat.to_numpy()
 
+    @property
+    def reads_text(self) -> bool:
+        return bool(self.meta.get("reads_text", True))
+
+    def text_matters(self, stage: int) -> bool:
+        """Whether any token moves ``stage``'s probability by a visible amount (0.05 points): when none
+        does (a settled prediction), token highlights show differences too small to mean anything."""
+        t = self.tokens.loc[self.tokens["stage"] == stage, "value"]
+        return self.reads_text and bool(len(t)) and float(t.abs().max()) >= MIN_SHARE / 10
+
     def text_share(self, stage: int) -> float:
         return float(self.tokens.loc[self.tokens["stage"] == stage, "value"].sum())
 
@@ -139,10 +150,11 @@ class Explanation:
         """One plain sentence: the stage and its strongest feature and word, in English or Chinese."""
         s = self.stage if stage is None else stage
         name = STAGE_NAMES[lang][Stage(s)]
-        feats = self.features[(self.features["stage"] == s) & (self.features["value"] > 0)]
+        # Only contributions a reader would notice: a settled prediction's words move it by 1e-4 or less.
+        feats = self.features[(self.features["stage"] == s) & (self.features["value"] >= MIN_SHARE)]
         feats = feats.sort_values("value", ascending=False)
         words = self.top_tokens(s, 3, words_only=True)
-        words = words[words["value"] > 0]
+        words = words[words["value"] >= MIN_SHARE]
         parts = []
         if len(feats):
             parts.append(_feature_phrase(feats.iloc[0]["feature"], feats.iloc[0]["input"], lang))
@@ -221,10 +233,13 @@ class _TextScorer:
         self.model, self.x = model, np.asarray(x_raw, dtype=np.float64).reshape(1, -1)
         self.memo: dict[str, np.ndarray] = {}
         self.calls = 0
+        self.reads_text = model.reads_text()
 
     def vectors(self, texts: list[str]):
         import torch
 
+        if not self.reads_text:  # every masked text scores the same: no encoder pass, all tokens 0
+            return self.model.no_text(len(texts))
         todo = list(dict.fromkeys(t for t in texts if t not in self.memo))
         if todo:
             self.calls += len(todo)
@@ -258,8 +273,13 @@ def explain_inputs(
     period: str = "",
     cache: _Cache | None = CACHE,
     seed: int = 0,
+    batch_size: int | None = None,
 ) -> Explanation:
-    """Explain the model's probabilities for one text and one row of raw features (what-if edits too)."""
+    """Explain the model's probabilities for one text and one row of raw features (what-if edits too).
+
+    ``batch_size``: masked texts per model call (default: the whole budget, the fastest). Smaller batches
+    follow SHAP's priority order (largest effects first) more closely, as SHAP's own default of 5 does;
+    at budgets of 128 and up that is worth about +0.02 rank correlation for ~10 % more time."""
     import time
 
     import shap
@@ -276,7 +296,8 @@ def explain_inputs(
     scorer = _TextScorer(model, x_raw)
     masker = shap.maskers.Text(model.tokenizer)
     tok_explainer = shap.Explainer(scorer, masker, output_names=[s.label("en") for s in Stage], seed=seed)
-    exp = tok_explainer([text], max_evals=max(budget, 2), batch_size=max(budget, 2), silent=True)
+    n = max(budget, 2)
+    exp = tok_explainer([text], max_evals=n, batch_size=batch_size or n, silent=True)
     values = np.asarray(exp.values[0], dtype=np.float64)  # (n_tokens, 4)
     segments = [str(s) for s in exp.data[0]]
     starts, ends = _offsets(text, segments)
@@ -323,7 +344,7 @@ def explain_inputs(
         features=features,
         evaluations=scorer.calls,
         seconds=time.perf_counter() - started,
-        meta={"product_id": product, "period": period, "budget": budget},
+        meta={"product_id": product, "period": period, "budget": budget, "reads_text": scorer.reads_text},
     )
     if cache is not None:
         cache.put(key, out)
@@ -384,7 +405,8 @@ def highlight_html(exp: Explanation, stage: int, *, scale: float | None = None) 
     """The text with each token coloured by its contribution to ``stage`` (green raises it, red lowers
     it). Every piece of text is HTML-escaped: data can never inject markup."""
     t = exp.tokens[exp.tokens["stage"] == stage]
-    vmax = scale or max(1e-9, float(t["value"].abs().max()) if len(t) else 1e-9)
+    # The floor keeps negligible values (a settled prediction's words move it by 1e-4 to 1e-9) nearly transparent.
+    vmax = scale or max(MIN_SHARE / 10, float(t["value"].abs().max()) if len(t) else 0.0)
     out, pos = [], 0
     for r in t.itertuples(index=False):
         if r.end <= r.start:

@@ -93,6 +93,10 @@ def _show(exp, key: str, stage: int):
             signals=f"{exp.probabilities[stage] - exp.base[stage] - exp.text_share(stage):+.1%}",
         )
     )
+    if not exp.reads_text:
+        st.caption(tr("explain.text_off"))
+    elif not exp.text_matters(stage):
+        st.caption(tr("explain.text_negligible", stage=STAGES[stage]))
     st.html(highlight_html(exp, stage))  # every piece of data text is escaped in highlight_html
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from lifecycle_core.explain import CACHE, explain_inputs, feature_label, highlight_html
+from lifecycle_core.explain import CACHE, MIN_SHARE, explain_inputs, feature_label, highlight_html
 from lifecycle_core.model import FeatureScaler, LifecycleModel, ModelConfig, default_encoder_path
 
 from .conftest import tiny_bert
@@ -101,3 +101,29 @@ def test_html_escapes_text_from_the_data(word_model):
 def test_feature_labels_in_both_languages():
     assert feature_label("ratio_to_max", "en") == "units relative to their peak"
     assert feature_label("lag_3", "zh") == "3 期前销量相对峰值"
+
+
+def test_a_model_that_does_not_read_text_is_explained_without_the_encoder(tokenizer):
+    """A text part switched off by training: no masked text is encoded, every word gets exactly 0, the
+    parts still add up, and neither the sentence nor the page claims the words matter."""
+    m = make(tokenizer, seed=3)
+    assert not m.reads_text()
+    calls = []
+    m.net.encoder.register_forward_pre_hook(lambda *a: calls.append(1))
+    exp = explain_inputs(m, "plain item number 2 kettle in stock", np.array([0.5, -0.2, 1.0]), cache=None)
+    assert calls == [] and exp.evaluations == 0 and not exp.reads_text
+    assert (exp.tokens["value"] == 0).all() and len(exp.tokens) > 0
+    np.testing.assert_allclose(exp.totals(), exp.probabilities, atol=1e-4)
+    assert not exp.text_matters(exp.stage) and "text mentions" not in exp.sentence("en")
+
+
+def test_the_sentence_names_only_contributions_a_reader_would_notice(word_model):
+    exp = explain_inputs(word_model, "plain item number 5 kettle in stock", np.zeros(3), cache=None)
+    assert exp.stage == 1 and "kettle" in exp.sentence("en") and exp.text_matters(1)
+    # The same explanation with every word a millionth as strong (a settled prediction): no word named.
+    faint = explain_inputs(word_model, "plain item number 5 kettle in stock", np.zeros(3), cache=None)
+    faint.tokens = faint.tokens.assign(value=faint.tokens["value"] * 1e-6)
+    assert faint.tokens["value"].abs().max() < MIN_SHARE / 10
+    assert "text mentions" not in faint.sentence("en") and "文本提到" not in faint.sentence("zh")
+    assert not faint.text_matters(1)
+    assert "rgba(46,160,67,0.00)" in highlight_html(faint, 1)  # noise stays uncoloured
