@@ -356,6 +356,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from . import export
+    from .embedding_store import EmbeddingStore
     from .features import FEATURES, build_examples
     from .labeling import LabelRules
     from .model import LifecycleModel
@@ -369,8 +370,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     model = LifecycleModel.load(folder)
+    store = EmbeddingStore.for_model(folder, int8=args.int8)
     started = time.perf_counter()
-    preds = score_dataset(ws, args.dataset, model.quantized() if args.int8 else model, latest_only=args.latest)
+    preds = score_dataset(
+        ws, args.dataset, model.quantized() if args.int8 else model, latest_only=args.latest, store=store
+    )
     seconds = time.perf_counter() - started
     if not args.latest:
         store_predictions(ws, args.model, args.dataset, preds)

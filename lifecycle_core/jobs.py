@@ -386,11 +386,14 @@ def run_worker(ws, job_id: int) -> int:
             resume=job.resume,
         )
         _update(ws, job_id, val_macro_f1=float(result.metrics["macro_f1"]), message="scoring every product-period")
+        from .embedding_store import EmbeddingStore
         from .predict import score_dataset, store_predictions
 
-        # Scored here, in the worker, so the Predictions page opens on finished results.
+        # Scored here, in the worker, so the Predictions page opens on finished results; the text vectors
+        # are kept, so scoring the next version of the data encodes only its new texts.
+        store = EmbeddingStore.for_model(model_folder(ws, job.model_name) / "model")
         preds = score_dataset(
-            ws, job.dataset, result.model, examples=result.examples, embeddings=result.text_embeddings
+            ws, job.dataset, result.model, examples=result.examples, embeddings=result.text_embeddings, store=store
         )
         store_predictions(ws, job.model_name, job.dataset, preds)
         _update(ws, job_id, progress=1.0, eta_seconds=0.0, message="done")

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
+from .embedding_store import EmbeddingStore, text_keys
 from .features import build_examples
 from .labeling import LabelRules
 from .model import LifecycleModel
@@ -44,11 +46,13 @@ def score_dataset(
     batch_size: int = 64,
     examples=None,
     embeddings=None,
+    store=None,
 ) -> pd.DataFrame:
     """Stage probabilities, predicted stage and next-period demand per active product-period.
 
     ``examples`` and ``embeddings`` (one per text of ``examples``, from a frozen-encoder training run)
-    skip rebuilding the inputs and encoding the texts again."""
+    skip rebuilding the inputs and encoding the texts again. ``store`` (an embedding_store.EmbeddingStore
+    of this model) supplies the vectors of texts scored before and keeps the new ones."""
     rules = LabelRules(**model.training["labels"]) if model.training.get("labels") else LabelRules()
     ex = examples if examples is not None else build_examples(ws, name, rules)
     f = ex.frame
@@ -57,8 +61,10 @@ def score_dataset(
     X = f[list(model.config.feature_names)].to_numpy(dtype=np.float64)
     if embeddings is not None:
         proba, demand = model.predict_from_embeddings(embeddings, f["text_id"].to_numpy(), X)
+        if store is not None and model.reads_text():
+            store.add(text_keys(ex.texts), embeddings.numpy())
     else:
-        proba, demand = _score_in_chunks(model, ex.texts, f["text_id"].to_numpy(), X, batch_size)
+        proba, demand = _score_in_chunks(model, ex.texts, f["text_id"].to_numpy(), X, batch_size, store=store)
     out = f[["product_id", "period", "t"]].reset_index(drop=True)
     add_stage_columns(out, proba)
     out["next_demand"] = demand
@@ -66,9 +72,11 @@ def score_dataset(
     return out
 
 
-def _score_in_chunks(model, texts, text_id, X, batch_size: int, chunk: int = 20_000):
+def _score_in_chunks(model, texts, text_id, X, batch_size: int, chunk: int = 20_000, store=None):
     """Encode the distinct texts a chunk at a time and score their rows: memory stays at one chunk of
-    embeddings (20,000 x hidden) however large the catalog (100,000 products x 52 weeks: 2.6 M texts)."""
+    embeddings (20,000 x hidden) however large the catalog (100,000 products x 52 weeks: 2.6 M texts).
+    With a ``store``, texts it holds are not encoded; the new vectors are added to it at the end (at most
+    the store's capacity of them are kept in memory until then)."""
     if not model.reads_text():  # the text adds nothing: no encoder pass at all (same probabilities)
         return model.predict_from_embeddings(model.no_text(), np.zeros(len(text_id), dtype=np.int64), X)
     uniq, index = np.unique(text_id, return_inverse=True)
@@ -76,10 +84,26 @@ def _score_in_chunks(model, texts, text_id, X, batch_size: int, chunk: int = 20_
     bounds = np.searchsorted(index[order], np.arange(0, len(uniq) + chunk, chunk))
     proba = np.empty((len(text_id), 4), dtype=np.float64)
     demand = np.empty(len(text_id), dtype=np.float64)
+    new_keys, new_vectors = [], []
     for c, start in enumerate(range(0, len(uniq), chunk)):
-        emb = model.embed(texts[uniq[start : start + chunk]].tolist(), batch_size=batch_size)
+        part = texts[uniq[start : start + chunk]]
+        if store is None:
+            emb = model.embed(part.tolist(), batch_size=batch_size)
+        else:
+            keys = text_keys(part)
+            found, known = store.lookup(keys, model.net.hidden_size)
+            emb = torch.empty((len(part), model.net.hidden_size), dtype=torch.float32)
+            emb[torch.from_numpy(found)] = torch.from_numpy(known)
+            if (~found).any():
+                fresh = model.embed(part[~found].tolist(), batch_size=batch_size)
+                emb[torch.from_numpy(~found)] = fresh
+                if sum(len(k) for k in new_keys) < store.max_items:
+                    new_keys.append(keys[~found])
+                    new_vectors.append(fresh.numpy())
         rows = order[bounds[c] : bounds[c + 1]]
         proba[rows], demand[rows] = model.predict_from_embeddings(emb, index[rows] - start, X[rows])
+    if new_keys:
+        store.add(np.concatenate(new_keys), np.concatenate(new_vectors))
     return proba, demand
 
 
@@ -105,9 +129,12 @@ def load_predictions(ws, model: str, name: str) -> pd.DataFrame | None:
 
 
 def predict_and_store(ws, model: str, name: str, *, int8: bool = False) -> pd.DataFrame:
-    """Score every product-period of ``name`` with ``model`` and store the result."""
-    lm = LifecycleModel.load(model_dir(ws, model))
-    preds = score_dataset(ws, name, lm.quantized() if int8 else lm)
+    """Score every product-period of ``name`` with ``model`` and store the result. Texts the model has
+    scored before (an earlier version of the data, another dataset) are not encoded again."""
+    folder = model_dir(ws, model)
+    lm = LifecycleModel.load(folder)
+    store = EmbeddingStore.for_model(folder, int8=int8)
+    preds = score_dataset(ws, name, lm.quantized() if int8 else lm, store=store)
     store_predictions(ws, model, name, preds)
     return preds
 

@@ -83,7 +83,9 @@ def test_one_job_per_device_and_the_queue_moves_on(jws, base):
 
 
 def test_a_killed_worker_is_marked_failed_and_the_job_resumes(jws, base):
-    job = jobs.submit(jws, "demo", "k", cfg(base, max_steps=400, save_steps=5))
+    # patience: no early stop, so the job is still running when it is killed (it ends in well under a
+    # second after an early stop now that a model without a text part scores without the encoder).
+    job = jobs.submit(jws, "demo", "k", cfg(base, max_steps=400, save_steps=5, patience=1000))
     ckpts = jobs.model_folder(jws, "k") / "checkpoints"
     running = wait(jws, job.id, (jobs.RUNNING,), until=lambda j: j.step >= 10 and any(ckpts.glob("checkpoint-*")))
     os.kill(running.pid, signal.SIGKILL)
@@ -101,7 +103,7 @@ def test_a_killed_worker_is_marked_failed_and_the_job_resumes(jws, base):
 
 
 def test_cancel_a_running_and_a_queued_job(jws, base):
-    running = jobs.submit(jws, "demo", "r", cfg(base, max_steps=400, save_steps=50), device="cpu")
+    running = jobs.submit(jws, "demo", "r", cfg(base, max_steps=400, save_steps=50, patience=1000), device="cpu")
     queued = jobs.submit(jws, "demo", "q", cfg(base), device="cpu")
     assert jobs.cancel(jws, queued.id).state == jobs.CANCELLED
     wait(jws, running.id, (jobs.RUNNING,), until=lambda j: j.step > 0)
