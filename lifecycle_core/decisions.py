@@ -69,8 +69,7 @@ def stage_matrix(ex: Examples) -> np.ndarray:
     rows, cols = ex.frame["row"].to_numpy(), ex.frame["t"].to_numpy()
     unl = stages[rows, cols] < 0
     if unl.any():
-        proba = stage_probabilities(ex)
-        stages[rows[unl], cols[unl]] = proba[unl].argmax(axis=1)
+        stages[rows[unl], cols[unl]] = stage_probabilities(ex, where=unl).argmax(axis=1)
     return stages
 
 
