@@ -13,14 +13,17 @@ weights (a digest of ``model.safetensors`` and ``config.json``) and the precisio
 model resumed or retrained in the same folder, or scored with int8, never reads another's vectors.
 
 The store keeps at most ``max_items`` vectors (1.5 KB each for MiniLM; 500,000 is 770 MB), the most
-recently added. A file that cannot be read (truncated, another format) is ignored and replaced: the
-store is a cache, and scoring never depends on it for correctness.
+recently added. A file that cannot be read (truncated, another format) is ignored and replaced, and one
+that cannot be written (a full disk) is skipped with a warning: the store is a cache, and scoring never
+depends on it for correctness.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -113,9 +116,14 @@ class EmbeddingStore:
         all_vectors = np.concatenate([old_vectors[rest], vectors])[-self.max_items :]
         table = np.empty(len(all_keys), dtype=[("key", "S16"), ("vector", "<f4", (hidden,))])
         table["key"], table["vector"] = all_keys, all_vectors
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            np.save(fh, table, allow_pickle=False)
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as fh:
+                np.save(fh, table, allow_pickle=False)
+            os.replace(tmp, self.path)
+        except OSError as exc:  # a full disk or a read-only workspace costs the next scoring time, not this one
+            warnings.warn(f"text vectors not kept in {self.path}: {exc}", stacklevel=2)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
         self._keys, self._vectors, self._index = None, None, None  # re-read lazily (memory-mapped)

@@ -43,6 +43,15 @@ def test_an_unreadable_file_is_ignored_and_replaced(tmp_path, junk):
     assert EmbeddingStore(path).lookup(text_keys(["a"]), 4)[0].all()
 
 
+def test_a_store_that_cannot_be_written_warns_and_scoring_goes_on(tmp_path):
+    blocker = tmp_path / "embeddings"
+    blocker.write_text("a file where the store's folder should be")
+    store = EmbeddingStore(blocker / "v.npy")
+    with pytest.warns(UserWarning, match="not kept"):
+        store.add(text_keys(["a"]), np.ones((1, 4)))
+    assert len(store) == 0 and blocker.read_text().startswith("a file")
+
+
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
     ws = demo_workspace(tmp_path_factory.mktemp("store"), 12, 40, seed=4)
