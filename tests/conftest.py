@@ -80,3 +80,14 @@ def train_tiny_and_score(ws: Workspace, name: str, seed: int = 0) -> None:
     cfg = TrainConfig(max_steps=2, batch_size=16, max_length=32, head_warmup_epochs=3, seed=seed)
     train(ws, "demo", cfg, output_dir=ws.root / "models" / name, encoder=tiny_bert(tok.vocab_size), tokenizer=tok)
     predict_and_store(ws, name, "demo")
+
+
+def reading_text(model, std: float = 0.5, seed: int = 0):
+    """``model`` with a text part that is not zero, so it reads (and encodes) the text: a new model's
+    text part starts at exactly zero, and training may switch it off."""
+    import torch
+
+    torch.manual_seed(seed)
+    torch.nn.init.normal_(model.net.text_head[-1].weight, std=std)
+    assert model.reads_text()
+    return model

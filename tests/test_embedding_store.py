@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from lifecycle_core.embedding_store import EmbeddingStore, text_keys, weights_digest
 from lifecycle_core.features import build_examples
@@ -13,7 +12,7 @@ from lifecycle_core.labeling import LabelRules
 from lifecycle_core.model import LifecycleModel
 from lifecycle_core.predict import model_dir, predict_and_store, score_dataset
 
-from .conftest import demo_workspace, train_tiny_and_score
+from .conftest import demo_workspace, reading_text, train_tiny_and_score
 
 
 def test_round_trip_keeps_the_newest_and_skips_known_keys(tmp_path):
@@ -63,9 +62,7 @@ def _reading(ws):
     """The trained tiny model, made to read the text (a tiny model's text part may have been switched
     off), saved back so its weights digest is its own."""
     folder = model_dir(ws, "a")
-    m = LifecycleModel.load(folder)
-    torch.manual_seed(0)
-    torch.nn.init.normal_(m.net.text_head[-1].weight, std=0.5)
+    m = reading_text(LifecycleModel.load(folder))
     m.save(folder)
     return folder, LifecycleModel.load(folder)
 
@@ -91,7 +88,7 @@ def test_scoring_again_encodes_only_new_texts_with_the_same_results(scored):
     # Another weight, or int8: another variant, nothing shared.
     assert EmbeddingStore.for_model(folder, int8=True).path != store.path
     before = weights_digest(folder)
-    torch.nn.init.normal_(m.net.text_head[-1].weight, std=0.4)
+    reading_text(m, std=0.4)
     m.save(folder)
     assert weights_digest(folder) != before and len(EmbeddingStore.for_model(folder)) == 0
 

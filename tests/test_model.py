@@ -11,7 +11,7 @@ from transformers import AutoTokenizer
 
 from lifecycle_core.model import FeatureScaler, LifecycleModel, ModelConfig, batch_texts, default_encoder_path
 
-from .conftest import tiny_bert
+from .conftest import reading_text, tiny_bert
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +32,6 @@ def tiny(tokenizer, n_features=3, seed=0):
     return LifecycleModel.create(cfg, FeatureScaler.fit(X), encoder=enc, tokenizer=tokenizer)
 
 
-def reading(m):
-    """A model whose text part is not zero (a new model's text part starts at exactly zero)."""
-    torch.manual_seed(0)
-    torch.nn.init.normal_(m.net.text_head[-1].weight, std=0.5)
-    return m
-
-
 def test_a_model_whose_text_part_is_zero_scores_without_the_encoder(tokenizer):
     """Training switches the text part off (its output layer to zero) when the text did not help: the text
     then adds exactly nothing, so scoring skips the encoder, and every probability stays the same."""
@@ -52,7 +45,7 @@ def test_a_model_whose_text_part_is_zero_scores_without_the_encoder(tokenizer):
     full = m.predict_from_embeddings(m.embed(texts), np.arange(3), X)[0]  # the encoder's real vectors
     assert len(calls) > 0
     np.testing.assert_array_equal(fast, full)
-    reading(m)
+    reading_text(m)
     assert m.reads_text() and m.quantized().reads_text()
     assert not np.allclose(m.predict_proba(texts, X), fast)
 
@@ -74,7 +67,7 @@ def test_probabilities_shape_and_sum(tokenizer):
 def test_each_distinct_text_is_encoded_once(tokenizer):
     enc, index = batch_texts(["a b", "c", "a b", "c", "a b"], tokenizer, 16)
     assert enc["input_ids"].shape[0] == 2 and index.tolist() == [0, 1, 0, 1, 0]
-    m = reading(tiny(tokenizer))
+    m = reading_text(tiny(tokenizer))
     calls = []
     orig = m.net.encode
     m.net.encode = lambda ids, mask: calls.append(ids.shape[0]) or orig(ids, mask)

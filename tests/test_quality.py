@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from lifecycle_core.evaluate import classification_metrics
 from lifecycle_core.features import build_examples
@@ -13,7 +12,7 @@ from lifecycle_core.quality import calibration_curve, load_influence, quality_re
 from lifecycle_core.splits import TEST, time_split
 from lifecycle_core.stage_now import PROB_COLUMNS
 
-from .conftest import demo_workspace, train_tiny_and_score
+from .conftest import demo_workspace, reading_text, train_tiny_and_score
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +103,7 @@ def test_scoring_in_chunks_matches_scoring_at_once(trained, monkeypatch):
     from lifecycle_core.predict import _score_in_chunks, model_dir
 
     m = LifecycleModel.load(model_dir(trained, "a"))
-    torch.nn.init.normal_(m.net.text_head[-1].weight, std=0.5)  # make sure the text is read (and encoded)
-    assert m.reads_text()
+    reading_text(m)  # make sure the text is read (and encoded)
     ex = build_examples(trained, "demo", LabelRules())
     X, tid = ex.frame[list(FEATURES)].to_numpy(float), ex.frame["text_id"].to_numpy()
     whole = _score_in_chunks(m, ex.texts, tid, X, 64, chunk=10**9)
