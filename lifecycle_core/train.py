@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -285,6 +286,42 @@ def _device_flags(precision: str = "auto") -> dict:
     return {"bf16": precision == "bf16", "fp16": precision == "fp16", "use_cpu": False}
 
 
+def last_complete_checkpoint(folder: Path, progress: Callable[[float, str], None] | None = None) -> Path | None:
+    """The newest checkpoint a run can resume from, or None.
+
+    The Trainer writes a checkpoint file by file, trainer_state.json last, so a process killed while
+    saving leaves a folder without it (or with it cut short). Resuming from that folder fails
+    ("Can't find a valid checkpoint"), and a later save into the same step would mix old and new
+    files, so incomplete folders are removed; complete ones are never touched.
+    """
+    if not folder.is_dir():
+        return None
+    found = []
+    for path in folder.glob("checkpoint-*"):
+        step = path.name.split("-", 1)[1]
+        if path.is_dir() and step.isdigit():
+            found.append((int(step), path))
+    for _, path in sorted(found, reverse=True):
+        if _checkpoint_is_complete(path):
+            return path
+        if progress is not None:
+            progress(0.0, f"removing incomplete checkpoint {path.name} (the run stopped while saving it)")
+        shutil.rmtree(path, ignore_errors=True)
+    return None
+
+
+def _checkpoint_is_complete(path: Path) -> bool:
+    state = path / "trainer_state.json"
+    has_weights = any((path / name).is_file() for name in ("model.safetensors", "adapter_model.safetensors"))
+    if not (state.is_file() and has_weights):
+        return False
+    try:
+        json.loads(state.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def train(
     ws,
     name: str,
@@ -491,8 +528,8 @@ def train(
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # progress goes through `progress`, not print()
-    has_ckpt = any((out / "checkpoints").glob("checkpoint-*")) if (out / "checkpoints").exists() else False
-    trainer.train(resume_from_checkpoint=True if (resume and has_ckpt) else None)
+    start = last_complete_checkpoint(out / "checkpoints", progress) if resume else None
+    trainer.train(resume_from_checkpoint=str(start) if start else None)
     val_idx = np.flatnonzero(va_rows)
     model.merge_adapters()
     best = trainer.state.best_model_checkpoint

@@ -15,7 +15,7 @@ from lifecycle_core.ingest import ingest
 from lifecycle_core.model import default_encoder_path
 from lifecycle_core.readers import SourceFile
 from lifecycle_core.store import Workspace
-from lifecycle_core.train import TrainConfig
+from lifecycle_core.train import TrainConfig, last_complete_checkpoint
 
 from .conftest import tiny_bert
 
@@ -91,7 +91,8 @@ def test_a_killed_worker_is_marked_failed_and_the_job_resumes(jws, base):
     os.kill(running.pid, signal.SIGKILL)
     failed = wait(jws, job.id, (jobs.FAILED,))
     assert "stopped unexpectedly" in failed.error and failed.finished_at is not None
-    last = max(int(p.name.split("-")[1]) for p in ckpts.glob("checkpoint-*"))
+    # The kill may land while a checkpoint is being written: the resume starts from the newest complete one.
+    last = int(last_complete_checkpoint(ckpts).name.split("-")[1])
     again = jobs.resume(jws, job.id)
     assert again.resumed_from == job.id and again.model_name == "k"
     # Let the resumed run log a step, then stop it: it continued from the checkpoint, not from 0.

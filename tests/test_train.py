@@ -10,7 +10,7 @@ import torch
 from transformers import AutoTokenizer
 
 from lifecycle_core.model import LifecycleModel, default_encoder_path
-from lifecycle_core.train import TrainConfig, train
+from lifecycle_core.train import TrainConfig, last_complete_checkpoint, train
 
 from .conftest import ROOT, demo_workspace, tiny_bert
 
@@ -66,6 +66,41 @@ def test_resume_continues_from_the_last_checkpoint(small, tmp_path):
     res = train(small, "demo", more, output_dir=tmp_path / "run", encoder=enc2, tokenizer=tok, resume=True)
     steps = [h["step"] for h in res.history if "loss" in h]
     assert res.steps == 6 and min(steps) > 4  # the resumed run logged only the new steps
+
+
+def test_resume_skips_a_checkpoint_cut_short_by_a_kill(small, tmp_path):
+    # A process killed while saving leaves a checkpoint folder without trainer_state.json (written
+    # last). Resuming picks the newest complete checkpoint and removes the broken one.
+    enc, tok = tiny_parts()
+    cfg = TrainConfig(max_steps=4, save_steps=2, batch_size=16, max_length=32, learning_rate=1e-3)
+    train(small, "demo", cfg, output_dir=tmp_path / "run", encoder=enc, tokenizer=tok)
+    ckpts = tmp_path / "run" / "checkpoints"
+    (ckpts / "checkpoint-4" / "trainer_state.json").unlink()
+    cut = ckpts / "checkpoint-5"  # a state file cut off mid-write
+    cut.mkdir()
+    (cut / "model.safetensors").write_bytes(b"")
+    (cut / "trainer_state.json").write_text('{"global_step": 5, "log_hi', encoding="utf-8")
+    assert last_complete_checkpoint(ckpts) == ckpts / "checkpoint-2"
+    assert not (ckpts / "checkpoint-4").exists() and not cut.exists()
+    (ckpts / "checkpoint-4").mkdir()  # broken again, now for train() itself to deal with
+    seen = []
+    enc2, _ = tiny_parts()
+    more = TrainConfig(max_steps=6, save_steps=2, batch_size=16, max_length=32, learning_rate=1e-3)
+    res = train(
+        small,
+        "demo",
+        more,
+        output_dir=tmp_path / "run",
+        encoder=enc2,
+        tokenizer=tok,
+        resume=True,
+        progress=lambda f, m: seen.append(m),
+    )
+    steps = [h["step"] for h in res.history if "loss" in h]
+    assert res.steps == 6 and min(steps) > 2  # continued from checkpoint-2, not from 0
+    assert any("removing incomplete checkpoint checkpoint-4" in m for m in seen)
+    assert last_complete_checkpoint(ckpts) == ckpts / "checkpoint-6"
+    assert last_complete_checkpoint(tmp_path / "nothing") is None
 
 
 def test_frozen_encoder_does_not_change(small, tmp_path):
