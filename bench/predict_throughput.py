@@ -7,9 +7,11 @@ Both use the packaged MiniLM encoder, on the same demo catalog, in this process:
 (a) baseline: ``transformers.pipeline("text-classification")`` over the same encoder (with a 4-way
     classification head), called once per product-period text: the obvious way to score a catalog;
     timed on ``--baseline-rows`` rows spread over the catalog and extrapolated per row;
-(b) ``lifecycle_core.predict.score_dataset`` at its defaults (each distinct text encoded once, texts
-    sorted by length into batches, the heads over all rows), fp32, and again with int8 dynamic
-    quantization, over every product-period of the catalog, end to end (features included);
+(b) ``lifecycle_core.predict.score_dataset`` at its defaults with a model as training now makes it
+    (segment-wise text: each product's catalog text, each review and each set of search terms encoded
+    once, sorted by length into batches, the heads over all rows), fp32, and again with int8 dynamic
+    quantization, over every product-period of the catalog, end to end (features included); then a
+    model that reads each text as one sequence (``--joint-text``, models trained before segments), fp32;
 (c) the weekly refresh: the catalog one week shorter is scored first, then the full catalog with the
     model's stored text vectors (``embedding_store``): only texts the new week changed are encoded;
 (d) the same for a model whose text part is zero (training switches it off when the text does not
@@ -36,6 +38,7 @@ def main() -> None:
     ap.add_argument("--products", type=int, default=300)
     ap.add_argument("--weeks", type=int, default=104)
     ap.add_argument("--baseline-rows", type=int, default=400)
+    ap.add_argument("--skip-joint", action="store_true", help="skip the joint-sequence model (~100 s)")
     a = ap.parse_args()
 
     import numpy as np
@@ -72,7 +75,7 @@ def main() -> None:
         # Heads are untrained here: speed does not depend on the weights' values, except that a text part
         # of exactly zero (how a new model starts, and what training leaves when the text did not help)
         # lets scoring skip the encoder; (b) gets a text part that reads the text, (d) one that does not.
-        model = LifecycleModel.create(ModelConfig(feature_names=FEATURES), FeatureScaler.fit(X))
+        model = LifecycleModel.create(ModelConfig(feature_names=FEATURES, text_segments=True), FeatureScaler.fit(X))
         torch.nn.init.normal_(model.net.text_head[-1].weight, std=0.02)
         assert model.reads_text()
 
@@ -98,6 +101,13 @@ def main() -> None:
         int8_s = time.perf_counter() - t0
         int8_rate = len(preds8) / int8_s
         print(f"(b) score_dataset int8            {int8_rate:8.1f} product-periods/s ({int8_s:.1f} s)", flush=True)
+        joint_rate = float("nan")
+        if not a.skip_joint:
+            joint = LifecycleModel.create(ModelConfig(feature_names=FEATURES), FeatureScaler.fit(X))
+            joint.net.load_state_dict(model.net.state_dict())
+            t0 = time.perf_counter()
+            joint_rate = len(score_dataset(ws, "demo", joint)) / (time.perf_counter() - t0)
+            print(f"(b) joint-sequence model, fp32    {joint_rate:8.1f} product-periods/s", flush=True)
 
         # (c) The weekly refresh: the catalog one week shorter scored first (filling the model's store of
         # text vectors), then the full catalog, as after uploading one more week of data.
@@ -140,6 +150,7 @@ def main() -> None:
         same = (preds["stage"].to_numpy() == preds8["stage"].to_numpy()).mean()
         print(
             f"ratio fp32/(a): {fp32_rate / base_rate:.1f}x   int8/(a): {int8_rate / base_rate:.1f}x  (target >= 10x)   "
+            f"joint fp32/(a): {joint_rate / base_rate:.1f}x   "
             f"text part off/(a): {off_rate / base_rate:.0f}x   one more week/(a): {refresh_rate / base_rate:.0f}x"
         )
         print(f"(c) vs (b) fp32 from scratch: largest probability difference {same_d:.1e}")

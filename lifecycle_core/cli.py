@@ -316,6 +316,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             save_steps=args.save_steps,
             patience=args.patience,
             augment=args.augment,
+            text_segments=not args.joint_text,
             class_weights=not args.no_class_weights,
             split=args.split,
             precision=args.precision,
@@ -613,6 +614,11 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--lora", action="store_true", help="LoRA adapters instead of updating encoder weights")
     mode.add_argument("--freeze-encoder", action="store_true", help="train only the numeric MLP and the heads")
     p.add_argument("--train-layers", type=int, default=d.train_layers, help="top encoder layers that learn (0: all)")
+    p.add_argument(
+        "--joint-text",
+        action="store_true",
+        help="read each product-period's text as one sequence instead of segment-wise (slower; the older models)",
+    )
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
@@ -639,7 +645,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="a model name under WORKSPACE/models, or a model folder")
     p.add_argument("--product", required=True)
     p.add_argument("--period", help="YYYY-MM-DD (default: the product's latest active period)")
-    p.add_argument("--budget", type=int, default=96, help="model evaluations for the token attributions")
+    p.add_argument("--budget", type=int, default=160, help="model evaluations for the token attributions")
     p.add_argument("--lang", choices=["en", "zh"], default="en")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_explain)

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from . import text_segments
 from .evaluate import classification_metrics
 from .features import FEATURES, build_examples
 from .labeling import LabelRules
@@ -112,8 +113,26 @@ class _Collator:
         if self.embeddings is not None:
             batch["text_embeddings"] = self.embeddings[torch.from_numpy(uniq)]
             return batch
-        if self.augment > 0 and items[0]["augment"]:
+        augmented = self.augment > 0 and items[0]["augment"]
+        if augmented:
             texts = [augment_text(d["texts"][k], self.rng, self.augment) for k in uniq]
+        if d["segments"]:
+            # The batch's distinct segments, shortest first (the encoder trims padding chunk by chunk).
+            if augmented:
+                segs, members = text_segments.plan(texts)
+                ids = self.tokenizer(segs, truncation=True, max_length=d["max_length"])["input_ids"]
+            else:
+                members = [d["text_segments"][k] for k in uniq]
+                used, inverse = np.unique(np.concatenate(members), return_inverse=True)
+                members = np.split(inverse, np.cumsum([len(m) for m in members])[:-1])
+                ids = [d["token_ids"][s] for s in used]
+            lengths = np.array([len(x) for x in ids])
+            order = np.argsort(lengths, kind="stable")
+            rank = np.empty_like(order)
+            rank[order] = np.arange(len(order))
+            ids = [ids[i] for i in order]
+            batch["segment_combine"] = text_segments.combine_matrix([rank[m] for m in members], lengths[order])
+        elif augmented:
             ids = self.tokenizer(texts, truncation=True, max_length=d["max_length"])["input_ids"]
         else:
             ids = [d["token_ids"][k] for k in uniq]
@@ -145,10 +164,11 @@ class _Objective(nn.Module):
         input_ids=None,
         attention_mask=None,
         text_embeddings=None,
+        segment_combine=None,
         labels=None,
         next_units=None,
     ):
-        logits, demand = self.net(input_ids, attention_mask, text_index, features, text_embeddings)
+        logits, demand = self.net(input_ids, attention_mask, text_index, features, text_embeddings, segment_combine)
         out = {"logits": logits}
         if labels is not None:
             out["loss"] = self.loss(logits, demand, labels, next_units)
@@ -379,6 +399,7 @@ def train(
         mlp_hidden=cfg.mlp_hidden,
         text_dropout=cfg.text_dropout,
         demand_loss_weight=cfg.demand_loss_weight,
+        text_segments=cfg.text_segments,
     )
     model = LifecycleModel.create(mcfg, scaler, encoder=encoder, tokenizer=tokenizer)
     counts = np.bincount(y[tr_rows], minlength=4).astype(float)
@@ -408,7 +429,15 @@ def train(
 
     # Each distinct text is tokenized once for the whole run; the frozen encoder encodes it once too.
     used = np.unique(text_id[tr_rows | va_rows])
-    data = {"text_id": text_id, "X": Xs, "y": y, "next_units": nxt, "texts": ex.texts, "max_length": cfg.max_length}
+    data = {
+        "text_id": text_id,
+        "X": Xs,
+        "y": y,
+        "next_units": nxt,
+        "texts": ex.texts,
+        "max_length": cfg.max_length,
+        "segments": cfg.text_segments,
+    }
     embeddings = None
     if cfg.mode == "frozen":
         for p in model.net.encoder.parameters():
@@ -418,16 +447,30 @@ def train(
         if not flags["use_cpu"]:
             model.net.to("cuda")  # the Trainer would move it anyway; encoding is the costly part here
         embeddings = model.embed(ex.texts.tolist())
+    elif cfg.text_segments:
+        # Token ids per distinct segment; a text is the list of its segments (a product's catalog text
+        # and each review are tokenized once however many periods carry them).
+        segs, members = text_segments.plan(ex.texts[used].tolist())
+        data["token_ids"] = model.tokenizer(segs, truncation=True, max_length=cfg.max_length)["input_ids"]
+        seg_len = np.array([len(x) for x in data["token_ids"]])
+        data["text_segments"] = [np.zeros(0, dtype=np.int64)] * len(ex.texts)
+        text_len = np.ones(len(ex.texts))
+        for k, m in zip(used, members, strict=True):
+            data["text_segments"][k] = m
+            text_len[k] = seg_len[m].sum()
     else:
         token_ids = [[] for _ in range(len(ex.texts))]
         tokenized = model.tokenizer(ex.texts[used].tolist(), truncation=True, max_length=cfg.max_length)
         for k, ids in zip(used, tokenized["input_ids"], strict=True):
             token_ids[k] = ids
         data["token_ids"] = token_ids
+        text_len = np.array([len(x) for x in token_ids])
+    if cfg.mode != "frozen":
         freeze_lower_layers(model.net.encoder, cfg.train_layers)
         if cfg.mode == "lora":
             model.net.encoder = _with_lora(model.net.encoder, cfg)
-    text_len = np.array([len(x) for x in data.get("token_ids", [])] or np.ones(len(ex.texts)))
+    else:
+        text_len = np.ones(len(ex.texts))
     tr_idx = np.flatnonzero(tr_rows)
     train_ds = _Batches(
         [tr_idx[b] for b in text_batches(text_id[tr_idx], text_len, cfg.batch_size, cfg.seed)],

@@ -35,6 +35,9 @@ class TrainConfig:
     mlp_hidden: int = 128
     text_dropout: float = 0.3
     demand_loss_weight: float = 0.05  # larger weights let the demand error crowd out the stage (measured)
+    # Encode the catalog text, each review and the search terms apart and pool them (text_segments.py):
+    # each text is read once instead of once per product-period. False: one joint sequence per text.
+    text_segments: bool = True
     augment: float = 0.0  # text augmentation strength: review subsampling, word dropout and swaps
     split: str = "time"  # "time": later periods validate; "product": unseen products validate
     # "auto": bf16 autocast on a CUDA GPU that supports it, else fp16 there; fp32 on the CPU.
