@@ -342,6 +342,25 @@ def _checkpoint_is_complete(path: Path) -> bool:
     return True
 
 
+def _same_text_reading(cfg: TrainConfig, out: Path, start: Path | None, progress: Progress) -> TrainConfig:
+    """A resumed run reads the text as the run that wrote its checkpoint did (``run.json``; a checkpoint
+    without one predates segment-wise reading, so it read one joint sequence): the weights are the same
+    shape either way, and a silent switch would fine-tune them on different inputs."""
+    import dataclasses
+
+    record = out / "run.json"
+    if start is not None:
+        before = json.loads(record.read_text(encoding="utf-8")) if record.exists() else {"text_segments": False}
+        if bool(before.get("text_segments")) != cfg.text_segments:
+            cfg = dataclasses.replace(cfg, text_segments=bool(before.get("text_segments")))
+            how = "segment-wise" if cfg.text_segments else "as one sequence"
+            progress(0.0, f"resuming a run that reads the text {how}: keeping that")
+    if _is_main_process():
+        out.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps({"text_segments": cfg.text_segments}), encoding="utf-8")
+    return cfg
+
+
 def train(
     ws,
     name: str,
@@ -369,6 +388,8 @@ def train(
     progress = progress or (lambda f, m: None)
     out = Path(output_dir)
     flags = _device_flags(cfg.precision)  # before any work: a precision the machine lacks fails at once
+    start = last_complete_checkpoint(out / "checkpoints", progress) if resume else None
+    cfg = _same_text_reading(cfg, out, start, progress)
     set_seed(cfg.seed)
     progress(0.0, "building examples")
     ex = build_examples(ws, name, rules)
@@ -571,7 +592,6 @@ def train(
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # progress goes through `progress`, not print()
-    start = last_complete_checkpoint(out / "checkpoints", progress) if resume else None
     trainer.train(resume_from_checkpoint=str(start) if start else None)
     val_idx = np.flatnonzero(va_rows)
     model.merge_adapters()

@@ -68,6 +68,29 @@ def test_resume_continues_from_the_last_checkpoint(small, tmp_path):
     assert res.steps == 6 and min(steps) > 4  # the resumed run logged only the new steps
 
 
+def test_a_resumed_run_reads_the_text_as_its_checkpoint_did(small, tmp_path):
+    enc, tok = tiny_parts()
+    joint = TrainConfig(max_steps=2, save_steps=2, batch_size=16, max_length=32, text_segments=False)
+    train(small, "demo", joint, output_dir=tmp_path / "run", encoder=enc, tokenizer=tok)
+    (tmp_path / "run" / "run.json").unlink()  # as a run from before segment-wise reading left it
+    seen = []
+    more = TrainConfig(max_steps=4, save_steps=2, batch_size=16, max_length=32)  # segment-wise by default
+    enc2, _ = tiny_parts()
+    res = train(
+        small,
+        "demo",
+        more,
+        output_dir=tmp_path / "run",
+        encoder=enc2,
+        tokenizer=tok,
+        resume=True,
+        progress=lambda f, m: seen.append(m),
+    )
+    assert res.model.config.text_segments is False and res.steps == 4
+    assert any("reads the text as one sequence" in m for m in seen)
+    assert LifecycleModel.load(tmp_path / "run" / "model").config.text_segments is False
+
+
 def test_resume_skips_a_checkpoint_cut_short_by_a_kill(small, tmp_path):
     # A process killed while saving leaves a checkpoint folder without trainer_state.json (written
     # last). Resuming picks the newest complete checkpoint and removes the broken one.
