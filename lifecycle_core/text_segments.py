@@ -41,24 +41,31 @@ def plan(texts: list[str]) -> tuple[list[str], list[np.ndarray]]:
     return list(index), members
 
 
-def combine_matrix(members: list[np.ndarray], lengths: np.ndarray) -> torch.Tensor:
-    """(k, S) weights that turn S segment means into k text means: segment s of text i weighs
-    lengths[s] / (tokens of text i). A segment repeated in one text counts each time it appears."""
-    out = np.zeros((len(members), len(lengths)), dtype=np.float32)
+def weights(members: list[np.ndarray], lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(text, segment, weight) triples: segment s of text i weighs lengths[s] / (tokens of text i), so a
+    text's vector is the mean over all its segments' tokens. A segment repeated in one text counts each
+    time it appears."""
+    text_of = np.repeat(np.arange(len(members)), [len(m) for m in members])
+    seg = np.concatenate(members) if members else np.zeros(0, dtype=np.int64)
     lengths = np.asarray(lengths, dtype=np.float64)
-    for i, m in enumerate(members):
-        np.add.at(out[i], m, (lengths[m] / max(lengths[m].sum(), 1.0)).astype(np.float32))
+    totals = np.bincount(text_of, weights=lengths[seg], minlength=len(members))
+    return text_of, seg, (lengths[seg] / np.maximum(totals[text_of], 1.0)).astype(np.float32)
+
+
+def combine_matrix(members: list[np.ndarray], lengths: np.ndarray) -> torch.Tensor:
+    """(k, S) weights that turn S segment means into k text means (training: a matrix product keeps the
+    gradient path simple)."""
+    text_of, seg, w = weights(members, lengths)
+    out = np.zeros((len(members), len(lengths)), dtype=np.float32)
+    np.add.at(out, (text_of, seg), w)
     return torch.from_numpy(out)
 
 
 def pool(vectors: torch.Tensor, lengths: np.ndarray, members: list[np.ndarray]) -> torch.Tensor:
     """(k, hidden) text vectors from (S, hidden) segment means; memory O(segments per text), not k x S,
-    so it scales to chunks of 16,384 texts."""
-    text_of = np.repeat(np.arange(len(members)), [len(m) for m in members])
-    seg = np.concatenate(members) if members else np.zeros(0, dtype=np.int64)
-    lengths = np.asarray(lengths, dtype=np.float64)
-    totals = np.bincount(text_of, weights=lengths[seg], minlength=len(members))
-    w = torch.from_numpy((lengths[seg] / np.maximum(totals[text_of], 1.0)).astype(np.float32))
+    so it scales to chunks of 20,000 texts (scoring)."""
+    text_of, seg, w = weights(members, lengths)
     out = torch.zeros((len(members), vectors.shape[1]), dtype=vectors.dtype)
-    out.index_add_(0, torch.from_numpy(text_of), vectors[torch.from_numpy(seg)] * w[:, None].to(vectors.dtype))
+    scaled = vectors[torch.from_numpy(seg)] * torch.from_numpy(w)[:, None].to(vectors.dtype)
+    out.index_add_(0, torch.from_numpy(text_of), scaled)
     return out
