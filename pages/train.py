@@ -50,6 +50,9 @@ with st.form("train_form"):
     layers = c1.number_input(tr("train.train_layers"), 0, 48, defaults.train_layers)
     split = c2.selectbox(tr("train.split"), SPLITS, format_func=state.fmt("train.split."), key=f"train_split.{lang}")
     base = c3.text_input(tr("train.base_model"), value="")
+    segments = st.checkbox(
+        tr("train.segments"), value=defaults.text_segments, help=tr("train.segments_help"), key="train_segments"
+    )
     submitted = st.form_submit_button(tr("train.start"), type="primary")
 
 if submitted:
@@ -63,6 +66,7 @@ if submitted:
             max_length=int(max_len),
             train_layers=int(layers),
             split=split,
+            text_segments=bool(segments),
         )
         job = jobs.submit(ws, info.name, name.strip(), cfg, device=device)
     except (ValueError, jobs.JobError) as exc:

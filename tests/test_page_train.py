@@ -11,7 +11,7 @@ from transformers import AutoTokenizer
 from lifecycle_core import jobs
 from lifecycle_core.demo import write_demo
 from lifecycle_core.ingest import ingest
-from lifecycle_core.model import default_encoder_path
+from lifecycle_core.model import LifecycleModel, default_encoder_path
 from lifecycle_core.predict import load_predictions
 from lifecycle_core.readers import SourceFile
 from lifecycle_core.store import Workspace
@@ -57,14 +57,18 @@ def test_train_page_starts_a_job_and_predictions_show_its_scores(setup, monkeypa
     at.text_input[1].set_value(base)
     at.number_input[0].set_value(0.5)  # epochs
     at.number_input[3].set_value(32)  # max length
+    assert at.checkbox(key="train_segments").value is True  # segment-wise text by default
+    at.checkbox(key="train_segments").uncheck()
     at.button[0].click().run()
     assert not at.exception, at.exception
     assert any("Job 1" in s.value for s in at.success)
+    assert jobs.get_job(ws, 1).config["text_segments"] is False  # the form's choice reaches the job
     end = time.time() + 240
     while (job := jobs.get_job(ws, 1)).state in jobs.ACTIVE and time.time() < end:
         time.sleep(0.5)
         jobs.refresh(ws)
     assert job.state == jobs.SUCCEEDED, jobs.log_tail(ws, 1)
+    assert LifecycleModel.load(jobs.model_folder(ws, "demo-1") / "model").config.text_segments is False
     stored = load_predictions(ws, "demo-1", "demo")  # the worker scored the dataset
     assert stored is not None and stored["product_id"].nunique() == 30
     at.run()
