@@ -57,35 +57,38 @@ def test_train_a_few_steps_saves_a_model_and_reports_progress(small, tmp_path):
     assert loaded.config.feature_names == res.model.config.feature_names
 
 
-def test_resume_continues_from_the_last_checkpoint(small, tmp_path):
+def run_tiny(small, folder, cfg: TrainConfig, *, resume: bool = False):
+    """Train a fresh tiny BERT into ``folder`` (or resume there); returns (result, progress messages)."""
     enc, tok = tiny_parts()
+    seen = []
+    res = train(
+        small,
+        "demo",
+        cfg,
+        output_dir=folder,
+        encoder=enc,
+        tokenizer=tok,
+        resume=resume,
+        progress=lambda f, m: seen.append(m),
+    )
+    return res, seen
+
+
+def test_resume_continues_from_the_last_checkpoint(small, tmp_path):
     cfg = TrainConfig(max_steps=4, save_steps=2, batch_size=16, max_length=32, learning_rate=1e-3)
-    train(small, "demo", cfg, output_dir=tmp_path / "run", encoder=enc, tokenizer=tok)
-    enc2, _ = tiny_parts()
+    run_tiny(small, tmp_path / "run", cfg)
     more = TrainConfig(max_steps=6, save_steps=2, batch_size=16, max_length=32, learning_rate=1e-3)
-    res = train(small, "demo", more, output_dir=tmp_path / "run", encoder=enc2, tokenizer=tok, resume=True)
+    res, _ = run_tiny(small, tmp_path / "run", more, resume=True)
     steps = [h["step"] for h in res.history if "loss" in h]
     assert res.steps == 6 and min(steps) > 4  # the resumed run logged only the new steps
 
 
 def test_a_resumed_run_reads_the_text_as_its_checkpoint_did(small, tmp_path):
-    enc, tok = tiny_parts()
     joint = TrainConfig(max_steps=2, save_steps=2, batch_size=16, max_length=32, text_segments=False)
-    train(small, "demo", joint, output_dir=tmp_path / "run", encoder=enc, tokenizer=tok)
+    run_tiny(small, tmp_path / "run", joint)
     (tmp_path / "run" / "run.json").unlink()  # as a run from before segment-wise reading left it
-    seen = []
     more = TrainConfig(max_steps=4, save_steps=2, batch_size=16, max_length=32)  # segment-wise by default
-    enc2, _ = tiny_parts()
-    res = train(
-        small,
-        "demo",
-        more,
-        output_dir=tmp_path / "run",
-        encoder=enc2,
-        tokenizer=tok,
-        resume=True,
-        progress=lambda f, m: seen.append(m),
-    )
+    res, seen = run_tiny(small, tmp_path / "run", more, resume=True)
     assert res.model.config.text_segments is False and res.steps == 4
     assert any("reads the text as one sequence" in m for m in seen)
     assert LifecycleModel.load(tmp_path / "run" / "model").config.text_segments is False
@@ -94,9 +97,8 @@ def test_a_resumed_run_reads_the_text_as_its_checkpoint_did(small, tmp_path):
 def test_resume_skips_a_checkpoint_cut_short_by_a_kill(small, tmp_path):
     # A process killed while saving leaves a checkpoint folder without trainer_state.json (written
     # last). Resuming picks the newest complete checkpoint and removes the broken one.
-    enc, tok = tiny_parts()
     cfg = TrainConfig(max_steps=4, save_steps=2, batch_size=16, max_length=32, learning_rate=1e-3)
-    train(small, "demo", cfg, output_dir=tmp_path / "run", encoder=enc, tokenizer=tok)
+    run_tiny(small, tmp_path / "run", cfg)
     ckpts = tmp_path / "run" / "checkpoints"
     (ckpts / "checkpoint-4" / "trainer_state.json").unlink()
     cut = ckpts / "checkpoint-5"  # a state file cut off mid-write
@@ -106,19 +108,8 @@ def test_resume_skips_a_checkpoint_cut_short_by_a_kill(small, tmp_path):
     assert last_complete_checkpoint(ckpts) == ckpts / "checkpoint-2"
     assert not (ckpts / "checkpoint-4").exists() and not cut.exists()
     (ckpts / "checkpoint-4").mkdir()  # broken again, now for train() itself to deal with
-    seen = []
-    enc2, _ = tiny_parts()
     more = TrainConfig(max_steps=6, save_steps=2, batch_size=16, max_length=32, learning_rate=1e-3)
-    res = train(
-        small,
-        "demo",
-        more,
-        output_dir=tmp_path / "run",
-        encoder=enc2,
-        tokenizer=tok,
-        resume=True,
-        progress=lambda f, m: seen.append(m),
-    )
+    res, seen = run_tiny(small, tmp_path / "run", more, resume=True)
     steps = [h["step"] for h in res.history if "loss" in h]
     assert res.steps == 6 and min(steps) > 2  # continued from checkpoint-2, not from 0
     assert any("removing incomplete checkpoint checkpoint-4" in m for m in seen)
