@@ -432,7 +432,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     ws = Workspace(args.workspace)
     try:
         model = LifecycleModel.load(model_dir(ws, args.model))
-        exp = explain(ws, args.dataset, model, args.product, args.period, budget=args.budget)
+        budget = {} if args.budget is None else {"budget": args.budget}  # None: the explainer's own default
+        exp = explain(ws, args.dataset, model, args.product, args.period, **budget)
     except (FileNotFoundError, KeyError) as exc:
         print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return EXIT_INVALID
@@ -645,7 +646,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="a model name under WORKSPACE/models, or a model folder")
     p.add_argument("--product", required=True)
     p.add_argument("--period", help="YYYY-MM-DD (default: the product's latest active period)")
-    p.add_argument("--budget", type=int, default=160, help="model evaluations for the token attributions")
+    p.add_argument(
+        "--budget", type=int, help="model evaluations for the token attributions (default: explain.DEFAULT_BUDGET)"
+    )
     p.add_argument("--lang", choices=["en", "zh"], default="en")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_explain)
