@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from transformers import AutoTokenizer
 
+from lifecycle_core.explain import DEFAULT_BUDGET
 from lifecycle_core.model import LifecycleModel, default_encoder_path
 from lifecycle_core.train import TrainConfig, last_complete_checkpoint, train
 
@@ -294,6 +296,15 @@ def test_cli_train_predict_evaluate(small, tmp_path):
     assert 0 <= res["baselines"]["flow"]["macro_f1"] <= 1
     r = run("evaluate", *common, "--model", "nope")
     assert r.returncode == 2 and "no trained model" in r.stderr
+    product = pd.read_csv(out)["product_id"].iloc[0]
+    for extra, budget in (([], DEFAULT_BUDGET), (["--budget", "24"], 24)):
+        r = run("explain", *common, "--model", "flow", "--product", str(product), "--json", *extra)
+        assert r.returncode == 0, r.stderr[-3000:]
+        exp = json.loads(r.stdout)
+        assert exp["budget"] == budget and exp["product_id"] == str(product)
+        assert abs(sum(exp["probabilities"].values()) - 1) < 1e-4 and exp["sentence_en"].startswith("Predicted")
+    r = run("explain", *common, "--model", "flow", "--product", "no-such-product")
+    assert r.returncode == 2 and "no-such-product" in r.stderr
 
 
 def test_the_kept_model_is_never_worse_than_the_signals_alone_on_validation(small, tmp_path):
