@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .panel import Panel
+from .periods import periods_in, weeks_per_period
 from .stages import Stage
 
 TYPES = ("bulk_buying", "abnormal_returns", "spike", "drop")
@@ -24,6 +25,10 @@ MAD_SCALE = 1.4826  # makes the MAD a standard-deviation estimate for normal dat
 
 @dataclass(frozen=True)
 class AnomalyPolicy:
+    """Thresholds of the anomaly rules. Windows and per-period volumes hold for weekly data; the
+    policy the detectors use by default is ``AnomalyPolicy.for_period(rhythm)``: the same time span
+    (8 weeks = 2 months... never under 4 periods) and volumes scaled to the period's length."""
+
     bulk_ratio: float = 25.0  # an order this many times the product's median order size...
     bulk_robust_z: float = 10.0  # ...and this many robust standard deviations above it
     bulk_min_units: float = 100.0
@@ -45,6 +50,20 @@ class AnomalyPolicy:
             raise ValueError(f"AnomalyPolicy.drop_ratio must be in (0, 1), got {self.drop_ratio}")
         if self.history < 3:
             raise ValueError(f"AnomalyPolicy.history must be >= 3 periods, got {self.history}")
+
+    @classmethod
+    def for_period(cls, period: str, **overrides) -> AnomalyPolicy:
+        """The weekly defaults converted to periods of ``period``: ``history`` in time (at least 4
+        periods), the per-period unit minimums scaled with the period's length in weeks."""
+        base = cls()
+        wpp = weeks_per_period(period)
+        vals = {
+            "history": periods_in(base.history, period, minimum=4),
+            "returns_min_units": base.returns_min_units * wpp,
+            "spike_min_units": base.spike_min_units * wpp,
+            "drop_min_level": base.drop_min_level * wpp,
+        }
+        return cls(**(vals | overrides))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -267,7 +286,7 @@ def bulk_from_sales(panel: Panel, stages: np.ndarray, active: np.ndarray, policy
     u, o = panel.units, panel.values["orders"]
     per = np.where(o > 0, u / np.maximum(o, 1), np.nan)
     per = np.where(active, per, np.nan)
-    med, mad = _rolling_median_mad(per, max(policy.history, 8))
+    med, mad = _rolling_median_mad(per, max(policy.history, 6))
     with np.errstate(invalid="ignore"):
         flag = (
             active
@@ -309,7 +328,7 @@ def detect_anomalies(
 ) -> pd.DataFrame:
     """All flags, strongest first. ``stages`` (P, T): stage ids at each period (-1 unknown); ``active``
     (P, T): the product-periods to judge. Output columns: see COLUMNS."""
-    pol = policy or AnomalyPolicy()
+    pol = policy or AnomalyPolicy.for_period(panel.period)
     parts = [
         spikes_and_drops(panel, stages, active, pol),
         abnormal_returns(panel, stages, active, categories, pol),

@@ -23,6 +23,8 @@ class MajorityBaseline:
 
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> MajorityBaseline:
         counts = np.bincount(np.asarray(y, dtype=int), minlength=N_STAGES).astype(float)
+        if counts.sum() == 0:
+            raise ValueError("MajorityBaseline.fit needs at least one labeled row, got none")
         self.prior_ = counts / counts.sum()
         return self
 
@@ -77,25 +79,47 @@ class RulesBaseline:
         return proba
 
 
+# Early stopping holds out a stratified tenth of the rows: below this many rows of a stage that holdout
+# cannot be drawn (scikit-learn raises), so small training sets boost for the full max_iter instead.
+EARLY_STOPPING_MIN_PER_STAGE = 20
+
+
 class GBMBaseline:
-    """Histogram gradient boosting on the numeric features, with balanced class weights."""
+    """Histogram gradient boosting on the numeric features, with balanced class weights.
+
+    Trained on one stage only (a tiny or very short catalog), it predicts that stage with certainty."""
 
     def __init__(self, *, max_iter: int = 300, learning_rate: float = 0.08, seed: int = 0):
-        self.model = HistGradientBoostingClassifier(
-            max_iter=max_iter,
-            learning_rate=learning_rate,
-            class_weight="balanced",
-            early_stopping=True,
-            random_state=seed,
-        )
+        self.params = {"max_iter": max_iter, "learning_rate": learning_rate, "seed": seed}
+        self.model: HistGradientBoostingClassifier | None = None
+        self.only_: int | None = None
 
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> GBMBaseline:
-        self.model.fit(X[list(FEATURES)].to_numpy(), np.asarray(y, dtype=int))
+        y = np.asarray(y, dtype=int)
+        if len(y) == 0:
+            raise ValueError("GBMBaseline.fit needs at least one labeled row, got none")
+        counts = np.bincount(y, minlength=N_STAGES)
+        if (counts > 0).sum() == 1:
+            self.only_ = int(y[0])
+            return self
+        self.model = HistGradientBoostingClassifier(
+            max_iter=self.params["max_iter"],
+            learning_rate=self.params["learning_rate"],
+            class_weight="balanced",
+            early_stopping=bool(counts[counts > 0].min() >= EARLY_STOPPING_MIN_PER_STAGE),
+            random_state=self.params["seed"],
+        )
+        self.model.fit(X[list(FEATURES)].to_numpy(), y)
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        p = self.model.predict_proba(X[list(FEATURES)].to_numpy())
         out = np.zeros((len(X), N_STAGES))
+        if self.only_ is not None:
+            out[:, self.only_] = 1.0
+            return out
+        if len(X) == 0:
+            return out
+        p = self.model.predict_proba(X[list(FEATURES)].to_numpy())
         out[:, self.model.classes_.astype(int)] = p  # a stage absent from training gets probability 0
         return out
 

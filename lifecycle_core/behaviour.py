@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .periods import period_start
+from .periods import period_start, periods_in
 
 FUNNEL = ("views", "add_to_cart", "orders")
 # Words too common in reviews to say anything about a stage (English; Chinese text is cut into bigrams).
@@ -36,10 +36,9 @@ def stages_by_period(ws, name: str, model: str | None = None) -> pd.DataFrame:
         if preds is not None:
             return preds[["product_id", "period", "stage"]].assign(source="model")
     from .features import build_examples
-    from .labeling import LabelRules
     from .stage_now import stage_probabilities
 
-    ex = build_examples(ws, name, LabelRules(), with_text=False)
+    ex = build_examples(ws, name, with_text=False)
     f = ex.frame
     stage = stage_probabilities(ex).argmax(1)
     user = (f["label_source"] == "user").to_numpy()
@@ -98,11 +97,18 @@ def _period_of(ws, name: str, dates: pd.Series) -> pd.Series:
     return period_start(pd.to_datetime(dates), ws.dataset(name).period)
 
 
-def behaviour(ws, name: str, stages: pd.DataFrame, *, window: int = 8) -> Behaviour:
-    """Aggregates per stage over the dataset's last ``window`` periods (trends: against the window before)."""
+def default_window(period: str) -> int:
+    """The recent window of the behaviour views: 8 weeks in the dataset's periods (at least 2)."""
+    return periods_in(8, period, minimum=2)
+
+
+def behaviour(ws, name: str, stages: pd.DataFrame, *, window: int | None = None) -> Behaviour:
+    """Aggregates per stage over the dataset's last ``window`` periods (trends: against the window before);
+    ``window`` defaults to 8 weeks in the dataset's periods."""
+    info = ws.dataset(name)
+    window = default_window(info.period) if window is None else window
     if window < 1:
         raise ValueError(f"window must be at least 1 period, got {window}")
-    info = ws.dataset(name)
     sales = ws.load_table(name, "sales")
     s = sales.merge(stages[["product_id", "period", "stage"]], on=["product_id", "period"], how="inner")
     periods = sorted(s["period"].unique())

@@ -23,6 +23,7 @@ from pathlib import Path
 from .report import IngestError
 
 EXIT_OK, EXIT_FAIL, EXIT_INVALID = 0, 1, 2
+RHYTHMS = {"D": "daily", "W": "weekly", "M": "monthly"}
 
 
 def _progress_printer(quiet: bool):
@@ -96,6 +97,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         return EXIT_OK
     c = info.counts
     print(f"dataset {info.name!r} stored in {ws.root}")
+    print(f"  {c.get('rhythm', '')}")
     print(f"  products: {c['products']:,}   periods: {c['periods']:,} ({c['first_period']} .. {c['last_period']})")
     print(f"  sales rows: {c['sales_rows']:,}   units: {c['units']:,.0f}")
     for t in ("transactions", "reviews", "search_terms", "inventory"):
@@ -165,9 +167,15 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def _rules(args: argparse.Namespace):
+    """The label rules of a dataset command: windows from time unless --horizon is given."""
     from .labeling import LabelRules
+    from .periods import parse_window
+    from .store import Workspace
 
-    return LabelRules(rule=args.rule, horizon=args.horizon)
+    horizon = None
+    if args.horizon is not None:
+        horizon = parse_window(args.horizon, Workspace(args.workspace).dataset(args.dataset).period)
+    return LabelRules(rule=args.rule, horizon=horizon)
 
 
 def cmd_label(args: argparse.Namespace) -> int:
@@ -184,7 +192,12 @@ def cmd_label(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rep, ensure_ascii=False))
         return EXIT_OK
-    print(f"labels for {args.dataset!r} by the {rep['rule']} rule (horizon {rep['rules']['horizon']} periods)")
+    w = rep["windows"]
+    print(f"labels for {args.dataset!r} by the {rep['rule']} rule ({RHYTHMS[rep['period']]} periods)")
+    print(
+        f"  horizon {w['horizon']['time']}, smoothing {w['smooth_window']['time']}, minimum run {w['min_run']['time']}"
+    )
+    print(f"  volume threshold: {rep['volume']}")
     print(f"  product-periods: {rep['active_product_periods']:,} active, {rep['labeled']:,} labeled")
     for stage, n in rep["counts"].items():
         print(f"  {stage:<13}{n:>9,}")
@@ -218,13 +231,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(res, ensure_ascii=False))
         return EXIT_OK
+    print(f"{res['labeled']:,} labeled product-periods ({RHYTHMS[res['period']]}); time split: {res['layout']}")
     for block, title in (
         (res, "time split"),
         (res["product_split"], "product split (unseen products)"),
-        (res["product_split"]["cold_start_first_8"], "unseen products, first 8 periods"),
+        (res["product_split"]["cold_start_first_8"], "unseen products, first 8 weeks"),
     ):
         print(f"{title}: n_test={block['n_test']:,}")
         for name, m in block["baselines"].items():
+            if m.get("skipped"):
+                print(f"  {name:<10} skipped: {m['skipped']}")
+                continue
             print(f"  {name:<10} macro-F1 {m['macro_f1']}  accuracy {m['accuracy']}  ECE {m['ece']}")
     return EXIT_OK
 
@@ -287,8 +304,12 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         print(json.dumps(res))
         return EXIT_OK
     print(
-        f"{res['origins']} origins, horizon {res['horizon']}, {res['products_scored']:,} product-origins scored (MASE, lower is better)"
+        f"{res['origins']} origins, horizon {res['horizon_time']}, {res['products_scored']:,} product-origins scored "
+        "(MASE, lower is better)"
     )
+    if not res["products_scored"]:
+        print("  no product sold long enough before an origin to be scored")
+        return EXIT_OK
     for k in ("stage_holt", "holt_without_stage", "ses", "seasonal_naive"):
         print(f"  {k:<20} mean {res[k]['mase_mean']:.3f}  median {res[k]['mase_median']:.3f}")
     print(f"  {res['stage_holt']['interval']:.0%} interval coverage: {res['stage_holt']['coverage']:.1%}")
@@ -382,7 +403,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     export.write(preds, args.out, sheet="predictions")
     print(f"{len(preds):,} predictions -> {args.out} ({seconds:,.1f} s{', int8' if args.int8 else ''})")
     if args.int8:
-        ex = build_examples(ws, args.dataset, LabelRules(**model.training["labels"]))
+        ex = build_examples(ws, args.dataset, LabelRules.from_dict(model.training.get("labels")))
         rows = ex.frame.sample(min(len(ex.frame), 2000), random_state=0)
         agree = quantization_agreement(
             model, ex.texts[rows["text_id"].to_numpy()].tolist(), rows[list(FEATURES)].to_numpy(float)
@@ -517,7 +538,10 @@ def _dataset_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workspace", required=True)
     p.add_argument("--dataset", required=True)
     p.add_argument("--rule", default="level", choices=["level", "bass"], help="label rule family")
-    p.add_argument("--horizon", type=int, default=8, help="label confirmation window h, in periods")
+    p.add_argument(
+        "--horizon",
+        help="label confirmation window h: periods (8) or time (8w, 2m, 56d); default 8 weeks in the data's periods",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -536,7 +560,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workspace", required=True)
     p.add_argument("--name", required=True, help="dataset name")
     p.add_argument("--mapping", help="JSON column mapping (see the `mapping` command)")
-    p.add_argument("--period", default="W", choices=["D", "W", "M"], help="aggregation period (default W)")
+    p.add_argument(
+        "--period",
+        default="auto",
+        choices=["auto", "D", "W", "M"],
+        help="aggregation period: auto (the data's own rhythm; invoice lines: weeks) or D/W/M, coarser than the data",
+    )
     p.add_argument("--date-order", default="auto", choices=["auto", "day-first", "month-first"])
     p.add_argument("--max-mb", type=float, default=512, help="largest file accepted, MiB (after decompression)")
     p.add_argument("--max-rows", type=int, default=5_000_000, help="most rows accepted per file")
@@ -665,7 +694,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("behaviour", help="funnel, returns, ratings and rising/falling terms per stage")
     _dataset_args(p)
     p.add_argument("--model", help="stages from this model's stored predictions (default: rule-based estimates)")
-    p.add_argument("--window", type=int, default=8, help="recent periods (terms: against the same number before)")
+    p.add_argument(
+        "--window", type=int, help="recent periods (terms: against the same number before); default 8 weeks' worth"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_behaviour)
 
@@ -688,3 +719,6 @@ def main(argv: list[str] | None = None) -> int:
     except WorkspaceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAIL
+    except ValueError as exc:  # bad settings or data too small for the command: the message says which
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID

@@ -16,10 +16,9 @@ from .features import Examples, build_examples
 from .forecast import ForecastConfig, backtest, forecast_panel
 from .inventory import PROBS, InventoryPolicy, suggest_actions
 from .labeling import LabelRules
+from .periods import PERIOD_DAYS
 from .stage_now import current_stages, stage_probabilities, stage_probs_by_origin
 from .stages import Stage
-
-PERIOD_DAYS = {"D": 1.0, "W": 7.0, "M": 30.44}
 
 
 @dataclass
@@ -45,7 +44,7 @@ def plan_actions(
     ``model_stages`` (a trained model's scores: product_id, period, p_introduction...p_decline) replaces
     the built-in stage estimate; each product's latest scored period is used."""
     info = ws.dataset(name)
-    ex = examples or build_examples(ws, name, rules or LabelRules(), with_text=False)
+    ex = examples or build_examples(ws, name, rules, with_text=False)
     if model_stages is not None:
         latest = model_stages.sort_values("period").drop_duplicates("product_id", keep="last")
         stages = latest[["product_id", "period", *PROBS]].reset_index(drop=True)
@@ -83,7 +82,7 @@ def find_anomalies(
 ) -> pd.DataFrame:
     """Every anomaly flag of a dataset, strongest first, with titles and categories joined in."""
     info = ws.dataset(name)
-    ex = examples or build_examples(ws, name, rules or LabelRules(), with_text=False)
+    ex = examples or build_examples(ws, name, rules, with_text=False)
     products = ws.load_table(name, "products").set_index("product_id")
     tx = ws.load_table(name, "transactions") if "transactions" in info.tables else None
     flags = detect_anomalies(
@@ -106,6 +105,6 @@ def find_anomalies(
 
 def forecast_backtest(ws, name: str, *, config: ForecastConfig | None = None, rules: LabelRules | None = None) -> dict:
     """Rolling-origin backtest with stage probabilities learned only from labels known at each origin."""
-    rules = rules or LabelRules()
     ex = build_examples(ws, name, rules, with_text=False)
-    return backtest(ex.labels.panel, stage_probs_at=stage_probs_by_origin(ex, rules.horizon), config=config)
+    horizon = ex.labels.rules.horizon
+    return backtest(ex.labels.panel, stage_probs_at=stage_probs_by_origin(ex, horizon), config=config)

@@ -18,10 +18,11 @@ import pandas as pd
 from .baselines import BASELINES
 from .features import FEATURES, FeatureConfig, build_examples
 from .labeling import LabelRules
-from .splits import TEST, TRAIN, VAL, SplitConfig, product_split, time_split
+from .splits import GAP, TEST, TRAIN, VAL, SplitConfig, product_split, time_layout, time_split
 from .stages import Stage
 
 N_STAGES = 4
+COLD_START_WEEKS = 8
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, n: int = N_STAGES) -> np.ndarray:
@@ -85,17 +86,47 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict:
     }
 
 
+def _skipped(n_test: int, reason: str) -> dict:
+    """Metrics of a model that could not be scored: no numbers, and why."""
+    return {
+        "n": n_test,
+        "macro_f1": None,
+        "accuracy": None,
+        "ece": None,
+        "per_stage": {},
+        "confusion": [],
+        "skipped": reason,
+    }
+
+
+def split_problem(n_train: int, n_test: int) -> str | None:
+    """Why a split cannot be scored (no labeled test or training rows), or None."""
+    if n_test == 0:
+        return "no labeled test rows on this split"
+    if n_train == 0:
+        return "no labeled training rows on this split"
+    return None
+
+
 def score_models(
     frame: pd.DataFrame, split: np.ndarray, models: dict[str, Callable[[], object]], drop: np.ndarray | None = None
 ) -> dict:
+    """Fit each model on the labeled TRAIN rows of ``split`` and score it on the labeled TEST rows.
+
+    A split without labeled training or test rows is reported per model as ``{"n": ..., "skipped": why}``
+    with null metrics, not raised: short histories and tiny catalogs have such slices."""
     labeled = frame["stage"].to_numpy() >= 0
     train = labeled & (split == TRAIN)
     if drop is not None:
         train &= ~drop  # anomalous product-periods are left out of training, never out of testing
     test = labeled & (split == TEST)
+    problem = split_problem(int(train.sum()), int(test.sum()))
     out = {}
     X = frame[list(FEATURES)]
     for name, make in models.items():
+        if problem:
+            out[name] = _skipped(int(test.sum()), problem)
+            continue
         t0 = time.perf_counter()
         model = make().fit(X[train], frame.loc[train, "stage"].to_numpy())
         proba = model.predict_proba(X[test])
@@ -126,16 +157,23 @@ def evaluate_dataset(
     ``trained`` maps a label to a fine-tuned LifecycleModel; each is scored on the test rows of the split
     it was trained with (saved in the model), next to the baselines of that split.
     """
-    rules = rules or LabelRules()
     split_config = split_config or SplitConfig()
     ex = build_examples(ws, name, rules, feature_config, with_text=bool(trained))
+    rules = ex.labels.rules
     frame = ex.frame
     models = {k: v for k, v in BASELINES.items()}
     models.update(extra_models or {})
     labeled = frame["stage"].to_numpy() >= 0
     T = ex.labels.panel.shape[1]
-    ts = time_split(frame["t"].to_numpy(), T, horizon=rules.horizon, config=split_config)
-    ps = product_split(frame["product_id"].to_numpy(), config=split_config)
+    pids = frame["product_id"].to_numpy()
+    try:
+        layout = time_layout(T, horizon=rules.horizon, config=split_config)
+        ts = time_split(frame["t"].to_numpy(), T, horizon=rules.horizon, config=split_config, product_ids=pids)
+        time_note = layout.describe()
+    except ValueError as exc:  # too short a history: the time split is reported empty, the product split runs
+        ts = np.full(len(frame), GAP, dtype=object)
+        time_note = str(exc)
+    ps = product_split(pids, config=split_config)
     drop = None
     if exclude_anomalies:
         from .anomalies import detect_anomalies, flagged_mask
@@ -147,8 +185,11 @@ def evaluate_dataset(
     result = {
         "dataset": name,
         "rule": rules.rule,
+        "period": rules.period,
+        "label_windows": rules.windows(),
         "labeled": int(labeled.sum()),
         "split": "time",
+        "layout": time_note,
         **_sizes(ts, labeled),
         "excluded_from_training": int(drop.sum()) if drop is not None else 0,
         "baselines": score_models(frame, ts, models, drop),
@@ -158,9 +199,10 @@ def evaluate_dataset(
             "baselines": score_models(frame, ps, models, drop),
         },
     }
-    # Cold start: unseen products in their first 8 periods, when only text and a few weeks exist.
+    # Cold start: unseen products in their first 8 weeks (age counts weeks), when only text and a few
+    # weeks of sales exist.
     early = ps.copy()
-    early[(frame["age"].to_numpy() >= 8) & (ps == TEST)] = "late"
+    early[(frame["age"].to_numpy() >= COLD_START_WEEKS) & (ps == TEST)] = "late"
     result["product_split"]["cold_start_first_8"] = {
         "n_test": int((labeled & (early == TEST)).sum()),
         "baselines": score_models(frame, early, models, drop),
@@ -184,6 +226,8 @@ def evaluate_dataset(
 
 def _score_trained(frame: pd.DataFrame, texts: np.ndarray, split: np.ndarray, model) -> dict:
     test = (frame["stage"].to_numpy() >= 0) & (split == TEST)
+    if not test.any():
+        return _skipped(0, "no labeled test rows on this split")
     t0 = time.perf_counter()
     rows = frame[test]
     proba = model.predict_proba(texts[rows["text_id"].to_numpy()].tolist(), rows[list(FEATURES)].to_numpy(float))

@@ -380,7 +380,7 @@ def product_inputs(
     from .features import build_examples
     from .labeling import LabelRules
 
-    rules = LabelRules(**model.training["labels"]) if model.training.get("labels") else LabelRules()
+    rules = LabelRules.from_dict(model.training.get("labels"))
     ex = examples if examples is not None else build_examples(ws, name, rules)
     f = ex.frame[ex.frame["product_id"].astype(str) == str(product)]
     if f.empty:

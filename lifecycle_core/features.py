@@ -17,11 +17,15 @@ import pandas as pd
 
 from .labeling import LabelRules, Labels, apply_overrides, label_panel
 from .panel import Panel, panel_from_dataset, trailing_count, trailing_sum
-from .periods import period_start
+from .periods import PERIOD_DAYS, period_start, periods_in, weeks_per_period
 from .privacy import mask_pii, mask_series
 
-# lag_k: log units k periods before t minus the log of the best period up to t. The recent shape of the
+# lag_k: log units k weeks before t minus the log of the best period up to t. The recent shape of the
 # curve, scale-free; the neural model reads it far better than the summary slopes (docs/evaluation.md).
+# Names count weeks (log_units_4: the last 4 weeks; age: weeks since launch) whatever the dataset's
+# rhythm: windows are converted to its periods (4 weeks = 28 days = 1 month), so monthly and weekly data
+# of the same products give comparable inputs. Lags step one period on monthly data (12 months) and one
+# week (of weekly means) on daily data.
 N_LAGS = 12
 FEATURES = (
     "age",
@@ -118,26 +122,30 @@ def numeric_features(
     u = panel.units
     P, T = u.shape
     t = np.arange(T)[None, :]
+    wpp = weeks_per_period(panel.period)
+    w4, w8, w13 = (periods_in(w, panel.period) for w in (4, 8, 13))
     first = panel.first_sale().astype("float64")
     first[first < 0] = np.nan
     start = first if launch_t is None else np.fmin(first, launch_t)
     f: dict[str, np.ndarray] = {}
-    f["age"] = np.where(np.isnan(start)[:, None], 0.0, np.maximum(t - np.nan_to_num(start)[:, None], 0.0))
+    age = np.where(np.isnan(start)[:, None], 0.0, np.maximum(t - np.nan_to_num(start)[:, None], 0.0))
+    f["age"] = age * wpp
     f["log_units"] = np.log1p(u)
-    mean4 = trailing_sum(u, 4) / trailing_count(T, 4)
-    for w in (4, 8, 13):
-        f[f"log_units_{w}"] = np.log1p(trailing_sum(u, w) / trailing_count(T, w))
-    f["slope_8"] = _trailing_slope(u, 8) / (trailing_sum(u, 8) / trailing_count(T, 8) + 1.0)
+    mean4 = trailing_sum(u, w4) / trailing_count(T, w4)
+    for w, n in ((4, w4), (8, w8), (13, w13)):
+        f[f"log_units_{w}"] = np.log1p(trailing_sum(u, n) / trailing_count(T, n))
+    # Relative change per week: per period divided by the weeks a period lasts.
+    f["slope_8"] = _trailing_slope(u, w8) / (trailing_sum(u, w8) / trailing_count(T, w8) + 1.0) / wpp
     run_max = np.maximum.accumulate(mean4, axis=1)
     f["ratio_to_max"] = _safe_div(mean4, run_max)
     is_new = np.concatenate([np.ones((P, 1), bool), mean4[:, 1:] >= run_max[:, :-1]], axis=1) & (mean4 > 0)
     last_max = np.maximum.accumulate(np.where(is_new, t, 0), axis=1)
-    f["periods_since_max"] = (t - last_max).astype("float64")
+    f["periods_since_max"] = (t - last_max).astype("float64") * wpp
     f["log_cum_units"] = np.log1p(np.cumsum(u, axis=1))
     ret = panel.values.get("returns", np.zeros_like(u))
-    f["return_rate_8"] = np.clip(_safe_div(trailing_sum(ret, 8), trailing_sum(u, 8)), 0, 5)
+    f["return_rate_8"] = np.clip(_safe_div(trailing_sum(ret, w8), trailing_sum(u, w8)), 0, 5)
     if "revenue" in panel.values:
-        price4 = _safe_div(trailing_sum(panel.values["revenue"], 4), trailing_sum(u, 4))
+        price4 = _safe_div(trailing_sum(panel.values["revenue"], w4), trailing_sum(u, w4))
         # First known price, carried forward: the reference a markdown is measured against.
         known = price4 > 0
         first_idx = np.where(known.any(axis=1), known.argmax(axis=1), 0)
@@ -150,37 +158,41 @@ def numeric_features(
     has_rating = reviews is not None and "rating" in reviews
     cum_n, cum_r = np.cumsum(n_rev, axis=1), np.cumsum(sum_rating, axis=1)
     mean_all = _safe_div(cum_r, cum_n)
-    recent_n, recent_r = trailing_sum(n_rev, 8), trailing_sum(sum_rating, 8)
+    recent_n, recent_r = trailing_sum(n_rev, w8), trailing_sum(sum_rating, w8)
     older_n, older_r = cum_n - recent_n, cum_r - recent_r
     f["rating_mean"] = np.where(cum_n > 0, mean_all - 3.0, 0.0) if has_rating else np.zeros((P, T))
     trend = _safe_div(recent_r, recent_n) - _safe_div(older_r, older_n)
     f["rating_trend"] = np.where((recent_n > 0) & (older_n > 0), trend, 0.0) if has_rating else np.zeros((P, T))
     f["log_review_count"] = np.log1p(cum_n)
-    f["log_reviews_4"] = np.log1p(trailing_sum(n_rev, 4))
+    f["log_reviews_4"] = np.log1p(trailing_sum(n_rev, w4))
     _, clicks = _per_period_counts(panel, search_terms, "clicks")
     _, impr = _per_period_counts(panel, search_terms, "impressions")
-    f["log_search_clicks_8"] = np.log1p(trailing_sum(clicks, 8))
-    f["ctr_8"] = np.clip(_safe_div(trailing_sum(clicks, 8), trailing_sum(impr, 8)), 0, 1)
+    f["log_search_clicks_8"] = np.log1p(trailing_sum(clicks, w8))
+    f["ctr_8"] = np.clip(_safe_div(trailing_sum(clicks, w8), trailing_sum(impr, w8)), 0, 1)
     views = panel.values.get("views")
     atc = panel.values.get("add_to_cart")
     orders = panel.values.get("orders")
     f["cart_rate_4"] = (
-        np.clip(_safe_div(trailing_sum(atc, 4), trailing_sum(views, 4)), 0, 1)
+        np.clip(_safe_div(trailing_sum(atc, w4), trailing_sum(views, w4)), 0, 1)
         if views is not None and atc is not None
         else np.zeros((P, T))
     )
     f["order_rate_4"] = (
-        np.clip(_safe_div(trailing_sum(orders, 4), trailing_sum(atc, 4)), 0, 5)
+        np.clip(_safe_div(trailing_sum(orders, w4), trailing_sum(atc, w4)), 0, 5)
         if orders is not None and atc is not None
         else np.zeros((P, T))
     )
     f["category_level"] = _category_level(f["log_units_4"], panel, categories, first)
-    log_u = np.log1p(np.maximum(u, 0))
+    # Daily data: lags of weekly means a week apart (a single day is mostly noise); else one period.
+    step = periods_in(1, panel.period)
+    base = u if step == 1 else trailing_sum(u, step) / trailing_count(T, step)
+    log_u = np.log1p(np.maximum(base, 0))
     best = np.maximum.accumulate(log_u, axis=1)
     for k in range(N_LAGS):
         # Before the first period the curve is unknown: it is padded with the first period's units
         # (edge padding), which reads "no change" rather than inventing a rise or a fall.
-        shifted = np.concatenate([np.repeat(log_u[:, :1], min(k, T), axis=1), log_u[:, : max(T - k, 0)]], axis=1)
+        lag = k * step
+        shifted = np.concatenate([np.repeat(log_u[:, :1], min(lag, T), axis=1), log_u[:, : max(T - lag, 0)]], axis=1)
         f[f"lag_{k}"] = shifted - best
     assert set(f) == set(FEATURES)
     return f
@@ -294,8 +306,10 @@ def build_examples(
     *,
     with_text: bool = True,
 ) -> Examples:
-    """Labels + causal features (+ model text) for every active product-period of a stored dataset."""
-    rules = rules or LabelRules()
+    """Labels + causal features (+ model text) for every active product-period of a stored dataset.
+
+    ``rules`` default to LabelRules() resolved for the dataset (windows in time, volume relative to the
+    catalog); ``Examples.labels.rules`` holds the resolved rules."""
     info = ws.dataset(name)
     products = ws.load_table(name, "products")
     panel = panel_from_dataset(ws, name)
@@ -319,7 +333,7 @@ def build_examples(
 
 def launch_index(launch_dates: pd.Series, panel: Panel) -> np.ndarray:
     """Launch dates as (fractional) period indices relative to the panel start; NaN when unknown."""
-    step = {"D": 1, "W": 7, "M": 30.44}[panel.period]
+    step = PERIOD_DAYS[panel.period]
     days = (pd.to_datetime(launch_dates) - panel.periods[0]).dt.days.to_numpy(dtype="float64")
     return np.floor(days / step)
 

@@ -18,25 +18,55 @@ import pandas as pd
 from scipy.stats import norm
 
 from .panel import Panel
+from .periods import in_time, periods_in
 from .stages import Stage
+
+# The windows of ForecastConfig in weeks, and the fewest periods each may have; ``for_period`` converts.
+FORECAST_WEEKS = {
+    "horizon": (8.0, 1),
+    "intermittent_window": (26.0, 3),
+    "error_window": (26.0, 3),
+    "season": (52.0, 2),
+    "min_history": (26.0, 3),
+    "origin_spacing": (4.0, 1),
+    "recent_window": (8.0, 2),
+}
 
 
 @dataclass(frozen=True)
 class ForecastConfig:
-    """Forecast settings. Damping factors are per stage (Introduction, Growth, Maturity, Decline)."""
+    """Forecast settings. Damping factors are per stage (Introduction, Growth, Maturity, Decline).
+
+    Windows count periods; the defaults are those of weekly data. ``ForecastConfig.for_period("M")``
+    gives the same windows in time for another rhythm (8 weeks ahead = 2 months, a season = 12 months),
+    and is what the forecast uses when no config is given."""
 
     horizon: int = 8
     alpha: float = 0.3  # level smoothing
     beta: float = 0.1  # trend smoothing
     damping: tuple[float, float, float, float] = (0.8, 0.8, 0.0, 0.5)
-    intermittent_share: float = 0.9  # share of zero periods (last 26) above which Croston-SBA is used
+    intermittent_share: float = 0.9  # share of zero periods (last intermittent_window) above which Croston-SBA is used
     croston_alpha: float = 0.1
     interval: float = 0.8  # central prediction-interval coverage
     error_window: int = 26  # periods of one-step errors behind the interval width
+    intermittent_window: int = 26
+    season: int = 52  # periods in a year (seasonal-naive baseline)
+    min_history: int = 26  # periods of history before a backtest origin
+    origin_spacing: int = 4  # periods between backtest origins
+    recent_window: int = 8  # a product is scored at an origin if it sold in this many periods before it
+
+    @classmethod
+    def for_period(cls, period: str, **overrides) -> ForecastConfig:
+        """The default windows converted from weeks to periods of ``period`` ("D", "W", "M")."""
+        vals = {k: periods_in(w, period, minimum=m) for k, (w, m) in FORECAST_WEEKS.items()}
+        return cls(**(vals | overrides))
 
     def __post_init__(self) -> None:
         if self.horizon < 1:
             raise ValueError(f"ForecastConfig.horizon must be >= 1, got {self.horizon}")
+        for name in FORECAST_WEEKS:
+            if getattr(self, name) < 1:
+                raise ValueError(f"ForecastConfig.{name} must be >= 1 period, got {getattr(self, name)}")
         for name in ("alpha", "beta", "croston_alpha", "intermittent_share"):
             v = getattr(self, name)
             if not 0 < v <= 1:
@@ -89,7 +119,7 @@ def forecast_panel(
     using units up to and including ``origin`` only. ``stage_probs`` is (P, 4); without it the trend
     is damped as for Maturity.
     """
-    cfg = config or ForecastConfig()
+    cfg = config or ForecastConfig.for_period(panel.period)
     u = panel.units
     P, T = u.shape
     o = T - 1 if origin is None else origin
@@ -110,7 +140,7 @@ def forecast_panel(
     cum_phi = np.cumsum(phi[:, None] ** steps[None, :], axis=1)
     mean = np.maximum(level[:, None] + trend[:, None] * cum_phi, 0.0)
 
-    recent = y[:, -26:]
+    recent = y[:, -cfg.intermittent_window :]
     zero_share = (recent == 0).mean(axis=1) if recent.shape[1] else np.ones(P)
     inter = zero_share > cfg.intermittent_share
     if inter.any():
@@ -222,34 +252,40 @@ def backtest(
     stage_probs_at=None,
     config: ForecastConfig | None = None,
     n_origins: int = 6,
-    spacing: int = 4,
+    spacing: int | None = None,
 ) -> dict:
     """Rolling-origin backtest of the stage-aware forecast against seasonal-naive and SES.
 
     ``stage_probs_at(origin) -> (P, 4)`` supplies causal stage probabilities at each origin (None: no
-    stage information). Scores products that sold in the 8 periods before the origin. MASE uses the
+    stage information). Scores products that sold in the ``recent_window`` periods up to the origin
+    (origins ``origin_spacing`` apart, each with ``min_history`` periods before it). MASE uses the
     in-sample mean absolute one-step change up to the origin as its scale; lower is better, 1.0 is as
     good as "same as last period" in sample. Coverage is the share of actual units inside the interval.
     """
-    cfg = config or ForecastConfig()
+    cfg = config or ForecastConfig.for_period(panel.period)
     H = cfg.horizon
+    spacing = spacing or cfg.origin_spacing
     u = panel.units
     _P, T = u.shape
     last_origin = T - 1 - H
-    origins = [last_origin - k * spacing for k in range(n_origins) if last_origin - k * spacing >= 26]
+    origins = [last_origin - k * spacing for k in range(n_origins) if last_origin - k * spacing >= cfg.min_history]
     if not origins:
-        raise ValueError(f"{T} periods are too few for a backtest with horizon {H} (need at least {27 + H})")
+        need = cfg.min_history + 1 + H
+        raise ValueError(
+            f"{T} periods are too few for a backtest with horizon {H}: each origin needs {cfg.min_history} periods "
+            f"of history before it and {H} after; need at least {need} periods ({need - T} more)"
+        )
     ae = {"stage_holt": [], "holt_without_stage": [], "seasonal_naive": [], "ses": []}
     inside, n_cov = 0, 0
     for o in origins:
-        active = (u[:, max(0, o - 7) : o + 1] > 0).any(axis=1)
+        active = (u[:, max(0, o - cfg.recent_window + 1) : o + 1] > 0).any(axis=1)
         # Scale: mean absolute one-step change over the product's own selling history (not the
         # zeros before its launch, which would make every young product look impossible to forecast).
         d = np.abs(np.diff(u[:, : o + 1], axis=1))
         first = np.where((u[:, : o + 1] > 0).any(axis=1), (u[:, : o + 1] > 0).argmax(axis=1), o)
         live = np.arange(o)[None, :] >= first[:, None]
         scale = (d * live).sum(axis=1) / np.maximum(live.sum(axis=1), 1)
-        active &= live.sum(axis=1) >= 4
+        active &= live.sum(axis=1) >= max(2, cfg.origin_spacing)
         keep = active & (scale > 0)
         actual = u[keep, o + 1 : o + 1 + H]
         probs = stage_probs_at(o) if stage_probs_at else None
@@ -258,16 +294,24 @@ def backtest(
         preds = {
             "stage_holt": fc.mean[keep],
             "holt_without_stage": plain.mean[keep],
-            "seasonal_naive": seasonal_naive(panel, o, H)[keep],
+            "seasonal_naive": seasonal_naive(panel, o, H, season=cfg.season)[keep],
             "ses": ses(panel, o, H)[keep],
         }
         for k, pred in preds.items():
             ae[k].append(np.abs(pred - actual).mean(axis=1) / scale[keep])
         inside += int(((actual >= fc.lower[keep]) & (actual <= fc.upper[keep])).sum())
         n_cov += actual.size
-    out = {"origins": len(origins), "horizon": H, "products_scored": int(sum(len(a) for a in ae["ses"]))}
+    out = {
+        "origins": len(origins),
+        "horizon": H,
+        "horizon_time": in_time(H, panel.period),
+        "products_scored": int(sum(len(a) for a in ae["ses"])),
+    }
     for k, parts in ae.items():
         vals = np.concatenate(parts)
+        if not len(vals):
+            out[k] = {"mase_mean": None, "mase_median": None}
+            continue
         out[k] = {"mase_mean": round(float(vals.mean()), 4), "mase_median": round(float(np.median(vals)), 4)}
     out["stage_holt"]["interval"] = cfg.interval
     out["stage_holt"]["coverage"] = round(inside / max(n_cov, 1), 4)

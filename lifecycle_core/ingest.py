@@ -21,7 +21,7 @@ import pandas as pd
 from . import schema
 from .mapping import TableMapping, complete_mapping, guess_mapping
 from .parsing import as_category, normalize_ids, parse_dates, parse_numbers
-from .periods import check_period, period_start
+from .periods import PERIODS, RHYTHM_WORDS, check_aggregation, check_period, infer_rhythm, period_start
 from .privacy import mask_series, pseudonymize
 from .readers import RawTable, ReadLimits, SourceFile, read_source
 from .report import ERROR, IngestError, ValidationReport
@@ -40,9 +40,12 @@ def _no_progress(_f: float, _msg: str) -> None:
 
 @dataclass(frozen=True)
 class IngestOptions:
-    """Settings of one ingest; saved with the dataset."""
+    """Settings of one ingest; saved with the dataset.
 
-    period: str = "W"
+    ``period``: "auto" (the rhythm of the sales dates: daily, weekly or monthly; invoice lines weekly),
+    or "D", "W", "M" to aggregate to that period (coarser than the data only)."""
+
+    period: str = "auto"
     date_order: str = "auto"
     limits: ReadLimits = field(default_factory=ReadLimits)
     transaction_rules: TransactionRules = field(default_factory=TransactionRules)
@@ -51,7 +54,8 @@ class IngestOptions:
     max_future_days: int = 366
 
     def __post_init__(self) -> None:
-        check_period(self.period)
+        if self.period != "auto":
+            check_period(self.period)
         if self.date_order not in ("auto", "day-first", "month-first"):
             raise ValueError(f"date_order must be auto, day-first or month-first, got {self.date_order!r}")
         if not 1900 <= self.min_year <= 2100:
@@ -79,6 +83,7 @@ class PreparedDataset:
     options: IngestOptions
     content_hash: str
     counts: dict
+    period: str = "W"  # the period the sales were aggregated to (options.period resolved)
 
 
 def plan_files(
@@ -211,8 +216,9 @@ def prepare(
     for s in sorted(sources, key=lambda s: s["name"]):
         h.update(json.dumps([s["sha256"], s["table"], s["mapping"]], sort_keys=True).encode())
     h.update(json.dumps(options.to_dict(), sort_keys=True, default=str).encode())
-    counts = _counts(tables)
-    return PreparedDataset(tables, report, sources, options, h.hexdigest(), counts)
+    period = report.info["rhythm"]["aggregated_to"]
+    counts = _counts(tables) | {"period": period, "rhythm": report.info["rhythm"]["message"]}
+    return PreparedDataset(tables, report, sources, options, h.hexdigest(), counts, period)
 
 
 def convert(raw: RawTable, tm: TableMapping, report: ValidationReport, *, options: IngestOptions) -> pd.DataFrame:
@@ -359,9 +365,12 @@ def _combine(
         )
         return {}
     derived_products: pd.DataFrame
+    period = _choose_period(cat, options, report)
+    if period is None:
+        return {}
     if "transactions" in cat:
         lines = cat["transactions"]
-        sales = aggregate_lines(lines, options.period)
+        sales = aggregate_lines(lines, period)
         derived_products = products_from_lines(lines)
         keep = [
             c
@@ -380,7 +389,7 @@ def _combine(
         tables["transactions"] = lines[keep].reset_index(drop=True)
     else:
         s = cat["sales"]
-        s = s.assign(period=period_start(s["date"], options.period))
+        s = s.assign(period=period_start(s["date"], period))
         num = [c for c in ("units", "returns", "revenue", "views", "add_to_cart", "orders") if c in s]
         sales = s.groupby(["product_id", "period"], sort=True, observed=True)[num].sum(min_count=1).reset_index()
         sales["units"] = sales["units"].fillna(0.0)
@@ -439,6 +448,44 @@ def _combine(
     if no_sales:
         report.warning("products_without_sales", f"{no_sales:,} products have no sales in the data")
     return tables
+
+
+def _choose_period(cat: dict[str, pd.DataFrame], options: IngestOptions, report: ValidationReport) -> str | None:
+    """The period sales are aggregated to: the data's own rhythm for ``auto``, else the user's choice
+    when it is not finer than the data (reported as an error otherwise). Recorded in ``report.info``."""
+    if "transactions" in cat:
+        rhythm = infer_rhythm(cat["transactions"]["product_id"], cat["transactions"]["timestamp"], events=True)
+        file = str(cat["transactions"]["_file"].iloc[0]) if len(cat["transactions"]) else None
+    else:
+        s = cat["sales"]
+        rhythm = infer_rhythm(s["product_id"], s["date"])
+        file = str(s["_file"].iloc[0]) if len(s) else None
+    period = rhythm.period if options.period == "auto" else options.period
+    why_not = None if rhythm.kind == "events" else check_aggregation(period, rhythm)
+    if why_not:
+        report.error(
+            "period_finer_than_data",
+            why_not,
+            file=file,
+            column="date",
+            expected=f"period {rhythm.period} ({PERIODS[rhythm.period]}) or coarser, or auto",
+        )
+        return None
+    report.info["rhythm"] = rhythm.to_dict() | {
+        "aggregated_to": period,
+        "chosen": "auto" if options.period == "auto" else "user",
+    }
+    if period != rhythm.period:
+        report.info["rhythm"]["message"] = f"{rhythm.message()}; aggregated to {PERIODS[period]}s"
+    if rhythm.share < 1 and rhythm.kind in RHYTHM_WORDS.values() and rhythm.share > 0:
+        report.warning(
+            "irregular_dates",
+            f"{1 - rhythm.share:.1%} of dates do not follow the file's {rhythm.kind} rhythm; they are counted in "
+            f"the {PERIODS[period]} that holds them",
+            file=file,
+            column="date",
+        )
+    return period
 
 
 def _plain_strings(frame: pd.DataFrame) -> pd.DataFrame:

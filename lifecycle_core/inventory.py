@@ -24,15 +24,17 @@ PROBS = ("p_introduction", "p_growth", "p_maturity", "p_decline")
 
 @dataclass(frozen=True)
 class InventoryPolicy:
-    """Thresholds of the decision rules. Periods are the dataset's periods (weeks by default)."""
+    """Thresholds of the decision rules. Cover and selling time are in weeks whatever the dataset's
+    rhythm (converted to its periods by ``suggest_actions``); lead times in days; ordering decisions are
+    taken once per period of the data (daily data: daily, monthly data: monthly)."""
 
     review_period: float = 1.0  # periods between two ordering decisions
     service_level: float = 0.95  # Introduction and Maturity
     growth_service_level: float = 0.98  # Growth: running out costs the most while demand builds
     default_lead_time_days: float = 14.0  # when the inventory file has no lead time
-    overstock_periods: float = 26.0  # cover above this is overstock whatever the stage
-    decline_selling_periods: float = 12.0  # expected selling periods left for a declining product
-    promote_min_cover: float = 6.0  # stock (periods of cover) needed to back a promotion
+    overstock_weeks: float = 26.0  # cover above this is overstock whatever the stage
+    decline_selling_weeks: float = 12.0  # expected selling weeks left for a declining product
+    promote_min_cover_weeks: float = 6.0  # stock (weeks of cover) needed to back a promotion
     early_maturity_growth_prob: float = 0.3  # Maturity with at least this P(Growth) counts as early maturity
     watch_confidence: float = 0.5  # below this stage confidence, watch before acting
     markdown_ladder: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5)
@@ -45,7 +47,7 @@ class InventoryPolicy:
             v = getattr(self, name)
             if not 0.5 <= v < 1:
                 raise ValueError(f"InventoryPolicy.{name} must be in [0.5, 1), got {v}")
-        for name in ("review_period", "default_lead_time_days", "overstock_periods", "decline_selling_periods"):
+        for name in ("review_period", "default_lead_time_days", "overstock_weeks", "decline_selling_weeks"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"InventoryPolicy.{name} must be > 0, got {getattr(self, name)}")
         if (
@@ -161,13 +163,14 @@ def suggest_actions(
     can_restock = stage != Stage.DECLINE
     restock = known_stock & can_restock & (need > 0.5)
     qty_r = np.where(restock, np.maximum(np.ceil(need), moq), 0.0)
-    remaining = np.where(stage == Stage.DECLINE, pol.decline_selling_periods, pol.overstock_periods)
-    overstock = known_stock & (cover_before > pol.overstock_periods)
+    weeks = period_days / 7.0  # one period in weeks
+    remaining = np.where(stage == Stage.DECLINE, pol.decline_selling_weeks, pol.overstock_weeks) / weeks
+    overstock = known_stock & (cover_before > pol.overstock_weeks / weeks)
     clearance = known_stock & ((stage == Stage.DECLINE) | overstock) & (cover_before > remaining) & (on_hand > 0)
     growthish = (stage == Stage.GROWTH) | (
         (stage == Stage.MATURITY) & (probs[:, Stage.GROWTH] >= pol.early_maturity_growth_prob)
     )
-    promote = growthish & (~known_stock | (cover_before >= pol.promote_min_cover)) & ~overstock
+    promote = growthish & (~known_stock | (cover_before >= pol.promote_min_cover_weeks / weeks)) & ~overstock
     watch = conf < pol.watch_confidence
 
     for i in range(P):
@@ -197,7 +200,6 @@ def suggest_actions(
 
     after = position + np.where(action == "restock", qty, 0.0)
     cover_after, risk_after = _cover_and_risk(after, per_period, demand_L, sig1, L)
-    weeks = period_days / 7.0
     out = pd.DataFrame(
         {
             "product_id": ids.to_numpy(),
@@ -298,7 +300,7 @@ def _reasons(r, probs: np.ndarray, pol: InventoryPolicy) -> tuple[str, str]:
                 f"{en_stage} stage with {_fmt(r.cover_before)} weeks of cover: clear the stock (no price on file, so no markdown is computed).",
                 f"{zh_stage}，库存可售 {_fmt(r.cover_before)} 周：建议清仓（缺少价格，无法计算折扣）。",
             )
-        left = pol.decline_selling_periods if s == Stage.DECLINE else pol.overstock_periods
+        left = pol.decline_selling_weeks if s == Stage.DECLINE else pol.overstock_weeks
         return (
             f"{en_stage} stage with {_fmt(r.cover_before)} weeks of cover, about {left:.0f} selling weeks left: mark down "
             f"{r.markdown_pct:.0f} % to {r.markdown_price:,.2f} (floor {r.floor_price:,.2f}) to sell about "
@@ -325,9 +327,9 @@ def _reasons(r, probs: np.ndarray, pol: InventoryPolicy) -> tuple[str, str]:
         )
     if s == Stage.DECLINE:
         return (
-            f"Decline stage: {_fmt(r.cover_before)} weeks of cover sells out within the ~{pol.decline_selling_periods:.0f} "
+            f"Decline stage: {_fmt(r.cover_before)} weeks of cover sells out within the ~{pol.decline_selling_weeks:.0f} "
             f"selling weeks left; do not reorder.",
-            f"衰退期：库存可售 {_fmt(r.cover_before)} 周，可在剩余约 {pol.decline_selling_periods:.0f} 周内售完；不要再补货。",
+            f"衰退期：库存可售 {_fmt(r.cover_before)} 周，可在剩余约 {pol.decline_selling_weeks:.0f} 周内售完；不要再补货。",
         )
     return (
         f"{en_stage} stage: {_fmt(r.cover_before)} weeks of cover is within policy; no action needed.",

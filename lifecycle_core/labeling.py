@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
 from .panel import Panel, centered_mean, centered_median
+from .periods import check_period, in_time, periods_in, weeks_per_period
 from .stages import Stage, parse_stage
 
 UNLABELED = -1
@@ -28,14 +29,45 @@ RULES = ("level", "bass")
 REASONS = ("tail", "low_volume", "intro_before_data", "bass_fit_failed")
 
 
+# Every window of the rules has one definition in weeks; ``LabelRules.resolve`` converts it to the
+# dataset's periods (8 weeks: 8 weeks, 56 days, 2 months). Per-rhythm floors where a plain conversion
+# is wrong: a monthly curve needs 3 months of smoothing, a month of hindsight is no confirmation.
+WINDOW_WEEKS = {
+    "horizon": 8.0,
+    "smooth_window": 5.0,
+    "peak_window": 5.0,
+    "intro_max_age": 8.0,
+    "min_active_periods": 8.0,
+    "inactive_tail": 8.0,
+    "min_run": 3.0,
+}
+MIN_PERIODS = {"horizon": 2, "smooth_window": 3, "peak_window": 3, "min_active_periods": 2, "inactive_tail": 1}
+# Volume: a product-period is labeled once the product has sold this many units (in min_active_periods
+# selling periods) by t + h, unless that leaves fewer than VOLUME_ENOUGH of the selling products; then
+# the thresholds of a sparse catalog apply (see volume_thresholds).
+MIN_TOTAL_UNITS = 100.0
+VOLUME_ENOUGH = 0.5
+VOLUME_QUANTILE = 0.1
+UNITS_FLOOR, ACTIVE_FLOOR = 5.0, 3
+# Sparse curves (a few units a period) are mostly noise at the default smoothing: the window widens
+# until a typical product's peak fills it with SMOOTH_UNITS units (Poisson noise about 1/sqrt(16) = 25 %),
+# up to MAX_SMOOTH_FACTOR times the default.
+SMOOTH_UNITS = 16.0
+MAX_SMOOTH_FACTOR = 3
+
+
 @dataclass(frozen=True)
 class LabelRules:
-    """Thresholds of both rule families. Levels and slopes are relative to the product's peak.
+    """Thresholds of both rule families. Levels are relative to the product's peak; slopes are per week.
+
+    Windows left at None are taken from time (WINDOW_WEEKS) in the dataset's periods by ``resolve``;
+    ``min_total_units`` left at None adapts to the catalog's volume. Resolved rules (what labels, saves
+    and reports use) have every field set and ``period`` naming the periods they count in.
 
     Level rule at t, with f = horizon - (min_run - 1) - window // 2 so that nothing reads past t + h
     (S = centered ``smooth_window`` mean, R = max over periods <= t+f of the centered ``peak_window``
-    rolling median, L = S[t]/R, slope = (mean S over t+1..t+f - mean S over t-f+1..t) / (f * R),
-    "past peak" = the highest S up to t+f came before t):
+    rolling median, L = S[t]/R, slope = (mean S over t+1..t+f - mean S over t-f+1..t) / (f * R) per
+    week, "past peak" = the highest S up to t+f came before t):
       before the peak: L < intro_level, or younger than intro_max_age periods (since launch or first
       sale) with a rising slope -> Introduction; slope >= growth_slope -> Growth; else Maturity;
       past the peak: L < decline_level, or slope <= decline_slope with L < maturity_level -> Decline;
@@ -46,60 +78,174 @@ class LabelRules:
     """
 
     rule: str = "level"
-    horizon: int = 8
-    smooth_window: int = 5
-    peak_window: int = 5
+    horizon: int | None = None
+    smooth_window: int | None = None
+    peak_window: int | None = None
     intro_level: float = 0.25
-    intro_max_age: int = 8
+    intro_max_age: int | None = None
     growth_slope: float = 0.02
     decline_slope: float = -0.02
     decline_level: float = 0.5
     maturity_level: float = 0.75
-    min_total_units: float = 100.0
-    min_active_periods: int = 8
+    min_total_units: float | None = None
+    min_active_periods: int | None = None
     # A delisted product stays in the panel this many periods after its last sale.
-    inactive_tail: int = 8
-    min_run: int = 3
+    inactive_tail: int | None = None
+    min_run: int | None = None
     bass_min_r2: float = 0.5
+    period: str | None = None  # the periods the windows count in ("D", "W", "M"); set by resolve
+    volume_basis: str = ""  # how min_total_units was chosen, in words; set by resolve
 
     def __post_init__(self) -> None:
         if self.rule not in RULES:
             raise ValueError(f"LabelRules.rule must be one of {RULES}, got {self.rule!r}")
-        if self.horizon < 1:
+        if self.period is not None:
+            check_period(self.period)
+        for name in WINDOW_WEEKS:
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, int | np.integer) or v < 0):
+                raise ValueError(f"LabelRules.{name} must be a whole number of periods >= 0, got {v!r}")
+        if self.horizon is not None and self.horizon < 1:
             raise ValueError(f"LabelRules.horizon must be >= 1 period, got {self.horizon}")
-        if self.smooth_window < 1 or self.smooth_window // 2 > self.horizon:
-            raise ValueError(
-                f"LabelRules.smooth_window must be >= 1 and look ahead no further than the horizon "
-                f"(window // 2 <= {self.horizon}), got {self.smooth_window}"
-            )
-        if self.peak_window < 1 or self.peak_window // 2 > self.horizon:
-            raise ValueError(
-                f"LabelRules.peak_window must be >= 1 and look ahead no further than the horizon, got {self.peak_window}"
-            )
-        if self.min_run < 1:
+        if self.min_run is not None and self.min_run < 1:
             raise ValueError(f"LabelRules.min_run must be >= 1, got {self.min_run}")
-        if self.rule == "level" and lookahead_window(self) < 2:
-            raise ValueError(
-                f"LabelRules: horizon {self.horizon} is too short for smooth/peak windows "
-                f"{self.smooth_window}/{self.peak_window} and min_run {self.min_run}: the forward window "
-                f"(horizon - (min_run - 1) - window // 2) must be >= 2 periods"
-            )
+        if self.is_resolved:
+            self._check_windows()
         if not 0 < self.intro_level < self.decline_level <= self.maturity_level <= 1:
             raise ValueError(
                 "LabelRules levels must satisfy 0 < intro_level < decline_level <= maturity_level <= 1, got "
                 f"{self.intro_level}, {self.decline_level}, {self.maturity_level}"
             )
-        if self.intro_max_age < 0:
-            raise ValueError(f"LabelRules.intro_max_age must be >= 0 periods, got {self.intro_max_age}")
         if not self.decline_slope < 0 < self.growth_slope:
             raise ValueError(
                 f"LabelRules needs decline_slope < 0 < growth_slope, got {self.decline_slope}, {self.growth_slope}"
             )
-        if self.min_total_units < 0 or self.min_active_periods < 0 or self.inactive_tail < 0:
-            raise ValueError("LabelRules.min_total_units, min_active_periods and inactive_tail must be >= 0")
+        if self.min_total_units is not None and self.min_total_units < 0:
+            raise ValueError(f"LabelRules.min_total_units must be >= 0, got {self.min_total_units}")
+
+    def _check_windows(self) -> None:
+        for name in ("smooth_window", "peak_window"):
+            v = getattr(self, name)
+            if v < 1 or v // 2 > self.horizon:
+                raise ValueError(
+                    f"LabelRules.{name} must be >= 1 and look ahead no further than the horizon "
+                    f"(window // 2 <= {self.horizon}), got {v}"
+                )
+        if self.rule == "level" and lookahead_window(self) < 1:
+            raise ValueError(
+                f"LabelRules: horizon {self.horizon} is too short for smooth/peak windows "
+                f"{self.smooth_window}/{self.peak_window} and min_run {self.min_run}: the forward window "
+                f"(horizon - (min_run - 1) - window // 2) must be >= 1 period"
+            )
+
+    @property
+    def is_resolved(self) -> bool:
+        return all(getattr(self, n) is not None for n in WINDOW_WEEKS) and self.min_total_units is not None
+
+    def resolve(self, panel: Panel) -> LabelRules:
+        """These rules with every open window converted from time to ``panel``'s periods and the volume
+        threshold chosen from its products' totals. Resolved rules come back unchanged (but for the
+        period, which older saved rules lack)."""
+        period = self.period or panel.period
+        if self.is_resolved:
+            return self if self.period else replace(self, period=period)
+        vals = {
+            n: getattr(self, n)
+            if getattr(self, n) is not None
+            else periods_in(
+                WINDOW_WEEKS[n], period, minimum=min(MIN_PERIODS.get(n, 1), periods_in(WINDOW_WEEKS[n], "W"))
+            )
+            for n in WINDOW_WEEKS
+        }
+        if self.smooth_window is None and self.peak_window is None:
+            wide = sparse_smoothing(panel.units, vals["smooth_window"])
+            if wide > vals["smooth_window"] and self.min_run is None:
+                # Noisy curves flicker between stages from one period to the next: runs of 2 at least.
+                vals["min_run"] = max(vals["min_run"], 2)
+            vals["smooth_window"] = vals["peak_window"] = wide
+        if self.horizon is None:
+            # Long enough for the smoothing, the run merging and a forward window of one period.
+            half = max(vals["smooth_window"], vals["peak_window"]) // 2
+            vals["horizon"] = max(vals["horizon"], half + vals["min_run"])
+        units, basis = self.min_total_units, "given"
+        if units is None:
+            units, active, basis = volume_thresholds(
+                panel.units,
+                MIN_TOTAL_UNITS,
+                vals["min_active_periods"],
+                fixed_active_given=self.min_active_periods is not None,
+            )
+            vals["min_active_periods"] = active
+        return replace(self, **vals, min_total_units=float(units), period=period, volume_basis=basis)
+
+    def windows(self) -> dict:
+        """Each window in periods and in time, e.g. {"horizon": {"periods": 2, "time": "2 months (8.7 weeks)"}}."""
+        period = self.period or "W"
+        return {
+            n: {"periods": getattr(self, n), "time": in_time(getattr(self, n), period)}
+            for n in WINDOW_WEEKS
+            if getattr(self, n) is not None
+        }
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> LabelRules:
+        """Rules saved with a model (``to_dict``); None or {} gives the defaults. Unknown keys are ignored."""
+        names = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in (d or {}).items() if k in names})
+
+
+def sparse_smoothing(units: np.ndarray, default: int) -> int:
+    """The smoothing window for a (P, T) units matrix: ``default``, or wider (odd, at most
+    MAX_SMOOTH_FACTOR x default) when a typical selling product's peak periods (90th percentile of its
+    selling periods) hold so few units that ``default`` periods sum to fewer than SMOOTH_UNITS."""
+    sold = units > 0
+    rows = np.flatnonzero(sold.any(axis=1))
+    if not len(rows):
+        return default
+    peak = np.median([np.quantile(units[i][sold[i]], 0.9) for i in rows])
+    need = math.ceil(SMOOTH_UNITS / max(peak, 1e-9))
+    if need <= default:
+        return default
+    return min(need | 1, MAX_SMOOTH_FACTOR * default | 1)
+
+
+def volume_thresholds(
+    units: np.ndarray, fixed_units: float, fixed_active: int, *, fixed_active_given: bool = False
+) -> tuple[float, int, str]:
+    """(minimum units, minimum selling periods, how they were chosen) for a (P, T) units matrix.
+
+    Both are counted up to t + h, so a product's early periods are labeled only once enough of its curve
+    is in view. The fixed thresholds stay when at least VOLUME_ENOUGH of the selling products reach them
+    in total. A sparser catalog would lose the early life of most products (a slow seller has sold a
+    quarter of its lifetime units by its peak), so the threshold drops to what one smoothing window must
+    hold to be read (SMOOTH_UNITS) or the VOLUME_QUANTILE of product totals if that is lower, and the
+    selling periods to ACTIVE_FLOOR; never below UNITS_FLOOR, never above the fixed numbers."""
+    totals, actives = units.sum(axis=1), (units > 0).sum(axis=1)
+    selling = totals > 0
+    if not selling.any():
+        return fixed_units, fixed_active, "fixed (no product sold)"
+    t, a = totals[selling], actives[selling]
+    share = float(((t >= fixed_units) & (a >= fixed_active)).mean())
+    if share >= VOLUME_ENOUGH:
+        return (
+            fixed_units,
+            fixed_active,
+            f"fixed: {fixed_units:g} units and {fixed_active} selling periods ({share:.0%} of selling products reach them)",
+        )
+    q = math.ceil(np.quantile(t, VOLUME_QUANTILE))
+    u = float(min(fixed_units, max(UNITS_FLOOR, min(SMOOTH_UNITS, q))))
+    act = fixed_active if fixed_active_given else min(fixed_active, ACTIVE_FLOOR)
+    reach = float(((t >= u) & (a >= act)).mean())
+    return (
+        u,
+        act,
+        f"relative to this sparse catalog: {u:g} units and {act} selling periods by t + h (one smoothing window's "
+        f"worth; {reach:.0%} of selling products reach them in total, the fixed {fixed_units:g} units and "
+        f"{fixed_active} periods {share:.0%})",
+    )
 
 
 @dataclass
@@ -139,7 +285,7 @@ def label_panel(panel: Panel, rules: LabelRules | None = None, *, launch_dates: 
     ``launch_dates`` (product_id -> date) marks products launched before the data starts even if
     their first weeks of sales are low.
     """
-    rules = rules or LabelRules()
+    rules = (rules or LabelRules()).resolve(panel)
     units = panel.units
     P, T = units.shape
     active = panel.active(rules.inactive_tail)
@@ -219,7 +365,7 @@ def _level_rule(units: np.ndarray, r: LabelRules, start: np.ndarray) -> np.ndarr
     with np.errstate(invalid="ignore", divide="ignore"):
         L = np.where(ref > 0, S / ref, 0.0)
         # Relative change per period between the f periods before and the f after t.
-        slope = np.where(ref > 0, (fut - past) / (f * ref), 0.0)
+        slope = np.where(ref > 0, (fut - past) / (f * ref), 0.0) / weeks_per_period(r.period or "W")
     # Near the end the forward window is cut short; those periods are masked as "tail" anyway.
     del half
     stage = np.full((P, T), int(Stage.MATURITY), dtype="int8")
@@ -398,8 +544,9 @@ def stage_paths(labels: Labels, top: int = 5) -> list[tuple[str, int]]:
 
 
 def label_report(panel: Panel, rules: LabelRules | None = None, *, launch_dates=None, overrides=None) -> dict:
-    """Counts per stage, unlabeled counts by reason, agreement between the two rules, common stage paths."""
-    rules = rules or LabelRules()
+    """Counts per stage, unlabeled counts by reason, agreement between the two rules, common stage paths;
+    the windows used, in periods and in time, and how the volume threshold was chosen."""
+    rules = (rules or LabelRules()).resolve(panel)
     main = apply_overrides(label_panel(panel, rules, launch_dates=launch_dates), overrides)
     other_rule = "bass" if rules.rule == "level" else "level"
     other = label_panel(panel, LabelRules(**{**rules.to_dict(), "rule": other_rule}), launch_dates=launch_dates)
@@ -411,6 +558,9 @@ def label_report(panel: Panel, rules: LabelRules | None = None, *, launch_dates=
     return {
         "rule": rules.rule,
         "rules": rules.to_dict(),
+        "period": rules.period,
+        "windows": rules.windows(),
+        "volume": rules.volume_basis,
         "products": int(panel.shape[0]),
         "periods": int(panel.shape[1]),
         "active_product_periods": int(main.active.sum()),

@@ -53,7 +53,7 @@ def score_dataset(
     ``examples`` and ``embeddings`` (one per text of ``examples``, from a frozen-encoder training run)
     skip rebuilding the inputs and encoding the texts again. ``store`` (an embedding_store.EmbeddingStore
     of this model) supplies the vectors of texts scored before and keeps the new ones."""
-    rules = LabelRules(**model.training["labels"]) if model.training.get("labels") else LabelRules()
+    rules = LabelRules.from_dict(model.training.get("labels"))
     ex = examples if examples is not None else build_examples(ws, name, rules)
     f = ex.frame
     if latest_only:

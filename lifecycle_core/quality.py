@@ -23,7 +23,7 @@ from .baselines import BASELINES
 from .evaluate import classification_metrics, score_models
 from .features import build_examples
 from .labeling import LabelRules
-from .splits import TEST, SplitConfig, product_split, time_split
+from .splits import TEST, SplitConfig, split_rows
 from .stage_now import PROB_COLUMNS
 from .stages import Stage
 
@@ -73,14 +73,18 @@ def quality_report(ws, name: str, model: str, *, baselines: bool = True) -> dict
         raise FileNotFoundError(f"model {model!r} has no stored predictions for dataset {name!r}: score it first")
     settings = model_settings(ws, model)
     kind, split_cfg = _split_of(settings)
-    rules = LabelRules(**settings["labels"]) if settings.get("labels") else LabelRules()
+    rules = LabelRules.from_dict(settings.get("labels"))
     ex = build_examples(ws, name, rules, with_text=False)
     f = ex.frame
     config = SplitConfig(**split_cfg)
-    if kind == "product":
-        split = product_split(f["product_id"].to_numpy(), config=config)
-    else:
-        split = time_split(f["t"].to_numpy(), ex.labels.panel.shape[1], horizon=rules.horizon, config=config)
+    split = split_rows(
+        kind,
+        f["t"].to_numpy(),
+        f["product_id"].to_numpy(),
+        ex.labels.panel.shape[1],
+        horizon=ex.labels.rules.horizon,
+        config=config,
+    )
     test = f.loc[(f["stage"].to_numpy() >= 0) & (split == TEST), ["product_id", "t", "stage"]]
     if test.empty:
         raise ValueError(f"dataset {name!r} has no labeled test rows on the {kind} split")
@@ -148,7 +152,7 @@ def stage_influence(
         raise FileNotFoundError(f"model {model_name!r} has no stored predictions for dataset {name!r}: score it first")
     latest = preds[preds.groupby("product_id")["t"].transform("max") == preds["t"]]
     rng = np.random.default_rng(seed)
-    rules = LabelRules(**model.training["labels"]) if model.training.get("labels") else LabelRules()
+    rules = LabelRules.from_dict(model.training.get("labels"))
     ex = build_examples(ws, name, rules)
     rows = ex.frame.set_index(["product_id", "t"])
     chosen = {}

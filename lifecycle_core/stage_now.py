@@ -72,7 +72,7 @@ def stage_probabilities(
 def current_stages(ws, name: str, *, rules: LabelRules | None = None, examples: Examples | None = None) -> pd.DataFrame:
     """One row per product with sales: its latest active period, stage probabilities, the most likely
     stage (id and names) and where it came from ("model": gbm on rule labels, or "user")."""
-    ex = examples or build_examples(ws, name, rules or LabelRules(), with_text=False)
+    ex = examples or build_examples(ws, name, rules, with_text=False)
     f = ex.frame
     last = f.groupby("product_id")["t"].transform("max").to_numpy() == f["t"].to_numpy()
     out = f.loc[last, ["product_id", "period", "t"]].reset_index(drop=True)

@@ -223,7 +223,7 @@ class Workspace:
                 "id": ds_id,
                 "name": name,
                 "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "period": prepared.options.period,
+                "period": prepared.period,
                 "content_hash": prepared.content_hash,
                 "sources": prepared.sources,
                 "counts": prepared.counts,

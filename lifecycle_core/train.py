@@ -29,7 +29,8 @@ from .evaluate import classification_metrics
 from .features import FEATURES, build_examples
 from .labeling import LabelRules
 from .model import FeatureScaler, LifecycleModel, ModelConfig, encoder_layers, freeze_lower_layers, pad_ids
-from .splits import TRAIN, VAL, SplitConfig, product_split, time_split
+from .periods import in_time
+from .splits import TRAIN, VAL, SplitConfig, split_rows
 from .train_config import MODES, SPLITS, TrainConfig  # noqa: F401 - re-exported
 
 Progress = Callable[[float, str], None]
@@ -361,6 +362,26 @@ def _same_text_reading(cfg: TrainConfig, out: Path, start: Path | None, progress
     return cfg
 
 
+def _too_few_hint(ex, split: str) -> str:
+    """What keeps labels out, in words, for the error of a dataset with too few training labels."""
+    lab = ex.labels
+    from collections import Counter
+
+    why = Counter(lab.reason[lab.active & ~lab.labeled].tolist())
+    r = lab.rules
+    parts = [f"{k} {v:,}" for k, v in why.most_common()]
+    hint = f"unlabeled: {', '.join(parts) or 'none'}; "
+    hint += (
+        f"the last {r.horizon} periods ({in_time(r.horizon, r.period or 'W')}) are never labeled and products need "
+        f"{r.min_total_units:g} units ({r.volume_basis or 'given'}); "
+    )
+    if split == "time":
+        hint += "ingest a longer history or more products, or train with the product split"
+    else:
+        hint += "ingest more products"
+    return hint
+
+
 def train(
     ws,
     name: str,
@@ -384,7 +405,6 @@ def train(
     from transformers import EarlyStoppingCallback, TrainerCallback, TrainingArguments, set_seed
 
     cfg = config or TrainConfig()
-    rules = rules or LabelRules()
     progress = progress or (lambda f, m: None)
     out = Path(output_dir)
     flags = _device_flags(cfg.precision)  # before any work: a precision the machine lacks fails at once
@@ -393,18 +413,17 @@ def train(
     set_seed(cfg.seed)
     progress(0.0, "building examples")
     ex = build_examples(ws, name, rules)
+    rules = ex.labels.rules  # resolved for this dataset: windows in its periods, volume for its catalog
     f = ex.frame
     T = ex.labels.panel.shape[1]
-    if cfg.split == "product":
-        which = product_split(f["product_id"].to_numpy(), config=split)
-    else:
-        which = time_split(f["t"].to_numpy(), T, horizon=rules.horizon, config=split)
+    which = split_rows(cfg.split, f["t"].to_numpy(), f["product_id"].to_numpy(), T, horizon=rules.horizon, config=split)
     labeled = f["stage"].to_numpy() >= 0
     tr_rows, va_rows = labeled & (which == TRAIN), labeled & (which == VAL)
     if tr_rows.sum() < 8 or va_rows.sum() < 2:
         raise ValueError(
-            f"dataset {name!r} has {int(tr_rows.sum())} training and {int(va_rows.sum())} validation labels; "
-            "need at least 8 and 2: ingest more periods or products"
+            f"dataset {name!r} has {int(tr_rows.sum())} training and {int(va_rows.sum())} validation labels on the "
+            f"{cfg.split} split ({int(labeled.sum())} labeled product-periods of {len(f)}); need at least 8 and 2: "
+            + _too_few_hint(ex, cfg.split)
         )
     X = f[list(FEATURES)].to_numpy(dtype=np.float64)
     scaler = FeatureScaler.fit(X[tr_rows])
@@ -623,6 +642,7 @@ def train(
         "train": cfg.to_dict(),
         "text_part": text_part,
         "labels": rules.to_dict(),
+        "label_windows": rules.windows(),
         "split_config": (split or SplitConfig()).to_dict(),
         "dataset": name,
         "n_train": int(tr_rows.sum()),

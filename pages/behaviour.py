@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from lifecycle_core import behaviour as behaviour_core
 from lifecycle_core.stages import Stage
 from ui import data, state, widgets
 from ui.state import tr
@@ -18,7 +19,10 @@ NAMES = state.stage_names()
 COLORS = state.stage_colors()
 
 model = state.model_selector(info, require=False)
-window = st.sidebar.slider(tr("behaviour.window"), 2, 26, 8, key="behaviour_window")
+default_window = behaviour_core.default_window(info.period)
+window = st.sidebar.slider(
+    tr("behaviour.window"), 2, max(26, 2 * default_window), default_window, key=f"behaviour_window.{info.period}"
+)
 with st.spinner(tr("quality.computing")):
     stamp = data.predictions_stamp(ws, info.name)
     b = data.behaviour(str(ws.root), info.name, info.id, model, stamp, window)

@@ -93,7 +93,7 @@ def examples(ws_root: str, name: str, dataset_id: str, rules: str):
     from lifecycle_core.features import build_examples
     from lifecycle_core.labeling import LabelRules
 
-    return build_examples(Workspace(ws_root), name, LabelRules(**json.loads(rules)))
+    return build_examples(Workspace(ws_root), name, LabelRules.from_dict(json.loads(rules)))
 
 
 @st.cache_resource(max_entries=4)
