@@ -43,10 +43,9 @@ def baseline(ws, name: str, epochs: float, seed: int = 0) -> dict:
 
     torch.manual_seed(seed)
     started = time.perf_counter()
-    rules = LabelRules()
-    ex = build_examples(ws, name, rules)
+    ex = build_examples(ws, name, LabelRules())
     f = ex.frame
-    which = time_split(f["t"].to_numpy(), ex.labels.panel.shape[1], horizon=rules.horizon)
+    which = time_split(f["t"].to_numpy(), ex.labels.panel.shape[1], horizon=ex.labels.rules.horizon)
     y = f["stage"].to_numpy()
     tr, va = np.flatnonzero((y >= 0) & (which == TRAIN)), np.flatnonzero((y >= 0) & (which == VAL))
     X = f[list(FEATURES)].to_numpy(float)

@@ -49,6 +49,8 @@ MIN_TOTAL_UNITS = 100.0
 VOLUME_ENOUGH = 0.5
 VOLUME_QUANTILE = 0.1
 UNITS_FLOOR, ACTIVE_FLOOR = 5.0, 3
+# Below this many selling products there is no catalog to be relative to: the fixed thresholds hold.
+MIN_CATALOG = 10
 # Sparse curves (a few units a period) are mostly noise at the default smoothing: the window widens
 # until a typical product's peak fills it with SMOOTH_UNITS units (Poisson noise about 1/sqrt(16) = 25 %),
 # up to MAX_SMOOTH_FACTOR times the default.
@@ -109,8 +111,10 @@ class LabelRules:
             raise ValueError(f"LabelRules.horizon must be >= 1 period, got {self.horizon}")
         if self.min_run is not None and self.min_run < 1:
             raise ValueError(f"LabelRules.min_run must be >= 1, got {self.min_run}")
-        if self.is_resolved:
-            self._check_windows()
+        # Open windows are checked at their weekly values here and again, converted, by resolve().
+        self._check_windows(
+            {n: getattr(self, n) if getattr(self, n) is not None else int(WINDOW_WEEKS[n]) for n in WINDOW_WEEKS}
+        )
         if not 0 < self.intro_level < self.decline_level <= self.maturity_level <= 1:
             raise ValueError(
                 "LabelRules levels must satisfy 0 < intro_level < decline_level <= maturity_level <= 1, got "
@@ -123,18 +127,17 @@ class LabelRules:
         if self.min_total_units is not None and self.min_total_units < 0:
             raise ValueError(f"LabelRules.min_total_units must be >= 0, got {self.min_total_units}")
 
-    def _check_windows(self) -> None:
+    def _check_windows(self, w: dict) -> None:
         for name in ("smooth_window", "peak_window"):
-            v = getattr(self, name)
-            if v < 1 or v // 2 > self.horizon:
+            if w[name] < 1 or w[name] // 2 > w["horizon"]:
                 raise ValueError(
                     f"LabelRules.{name} must be >= 1 and look ahead no further than the horizon "
-                    f"(window // 2 <= {self.horizon}), got {v}"
+                    f"(window // 2 <= {w['horizon']}), got {w[name]}"
                 )
-        if self.rule == "level" and lookahead_window(self) < 1:
+        if self.rule == "level" and _forward(w) < 1:
             raise ValueError(
-                f"LabelRules: horizon {self.horizon} is too short for smooth/peak windows "
-                f"{self.smooth_window}/{self.peak_window} and min_run {self.min_run}: the forward window "
+                f"LabelRules: horizon {w['horizon']} is too short for smooth/peak windows "
+                f"{w['smooth_window']}/{w['peak_window']} and min_run {w['min_run']}: the forward window "
                 f"(horizon - (min_run - 1) - window // 2) must be >= 1 period"
             )
 
@@ -229,6 +232,12 @@ def volume_thresholds(
         return fixed_units, fixed_active, "fixed (no product sold)"
     t, a = totals[selling], actives[selling]
     share = float(((t >= fixed_units) & (a >= fixed_active)).mean())
+    if len(t) < MIN_CATALOG:
+        return (
+            fixed_units,
+            fixed_active,
+            f"fixed: {fixed_units:g} units and {fixed_active} selling periods (a catalog of {len(t)} selling products is too small to adapt to)",
+        )
     if share >= VOLUME_ENOUGH:
         return (
             fixed_units,
@@ -334,8 +343,11 @@ def label_panel(panel: Panel, rules: LabelRules | None = None, *, launch_dates: 
 def lookahead_window(r: LabelRules) -> int:
     """Periods after t that the level rule's forward mean covers, so that smoothing, the forward mean
     and run merging together never read past t + horizon."""
-    half = max(r.smooth_window, r.peak_window) // 2
-    return r.horizon - (r.min_run - 1) - half
+    return _forward({n: getattr(r, n) for n in ("horizon", "smooth_window", "peak_window", "min_run")})
+
+
+def _forward(w: dict) -> int:
+    return w["horizon"] - (w["min_run"] - 1) - max(w["smooth_window"], w["peak_window"]) // 2
 
 
 def _level_rule(units: np.ndarray, r: LabelRules, start: np.ndarray) -> np.ndarray:

@@ -156,11 +156,21 @@ def show_report(report: ValidationReport) -> None:
         st.dataframe(report.to_frame("warning").dropna(axis=1, how="all"), hide_index=True, width="stretch")
 
 
+def rhythm_line(rhythm: dict) -> str:
+    """The rhythm found in the dates and the period the sales were aggregated to, in the UI language."""
+    return tr(
+        "data.rhythm",
+        kind=tr(f"data.kind.{rhythm['kind']}"),
+        period=tr(f"data.period.{rhythm['aggregated_to']}"),
+        evidence=rhythm["evidence"],
+    )
+
+
 if plans:
     with st.expander(tr("data.options")):
         period = st.radio(
             tr("data.period"),
-            ["W", "D", "M"],
+            ["auto", "W", "D", "M"],
             format_func=state.fmt("data.period."),
             horizontal=True,
             key=f"opt_period.{lang}",
@@ -198,13 +208,17 @@ if plans:
                     else:
                         st.session_state.pop(state.UPLOADS, None)
                         state.flash(
-                            "success", tr("data.saved", name=info.name, products=c["products"], periods=c["periods"])
+                            "success",
+                            tr("data.saved", name=info.name, products=c["products"], periods=c["periods"])
+                            + " "
+                            + rhythm_line(prepared.report.info["rhythm"]),
                         )
                         st.rerun()
                 else:
                     st.success(
                         tr("data.valid", products=c["products"], periods=c["periods"], rows=f"{c['sales_rows']:,}")
                     )
+                    st.info(rhythm_line(prepared.report.info["rhythm"]))
                     show_report(prepared.report)
                     for tname, frame in prepared.tables.items():
                         st.caption(tr(f"table.{tname}"))

@@ -103,7 +103,7 @@ def test_low_volume_products_are_unlabeled():
 def test_labels_look_at_most_h_periods_ahead():
     curve = bass_curve()
     base, _ = labels_of(curve)
-    h = LabelRules().horizon
+    h = LabelRules().resolve(make_panel({"x": curve})).horizon
     t = 40
     changed = curve.copy()
     changed[t + h + 1 :] = 0  # the product vanishes right after the confirmation window

@@ -29,7 +29,12 @@ def test_report_scores_the_stored_predictions_on_the_models_test_rows(trained):
     # Recompute independently: the time split's test rows of the default labels, scored from the store.
     ex = build_examples(ws, "demo", LabelRules(), with_text=False)
     f = ex.frame
-    split = time_split(f["t"].to_numpy(), ex.labels.panel.shape[1], horizon=LabelRules().horizon)
+    split = time_split(
+        f["t"].to_numpy(),
+        ex.labels.panel.shape[1],
+        horizon=ex.labels.rules.horizon,
+        product_ids=f["product_id"].to_numpy(),
+    )
     test = f[(f["stage"] >= 0) & (split == TEST)][["product_id", "t", "stage"]]
     from lifecycle_core.predict import load_predictions
 

@@ -256,3 +256,8 @@ def test_the_whole_path_runs_with_default_options(name, tmp_path, tiny_model_dir
     code, out, err = _cli(capsys, "backtest", *d, "--json")
     assert code == 0, err
     assert json.loads(out)["products_scored"] > 0
+    code, _, err = _cli(capsys, "predict", *d, "--model", "m", "--out", str(tmp_path / "p.csv"))
+    assert code == 0, err
+    code, out, err = _cli(capsys, "quality", *d, "--model", "m", "--json")
+    assert code == 0, err
+    assert json.loads(out)["n_test"] == res["n_test"]
