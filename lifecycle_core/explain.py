@@ -41,44 +41,44 @@ FEATURE_BUDGET = 2000  # head evaluations for the feature attributions (cheap)
 
 FEATURE_LABELS = {
     "en": {
-        "age": "periods since launch",
+        "age": "weeks since launch",
         "log_units": "units this period (log)",
-        "log_units_4": "average units, last 4 periods (log)",
-        "log_units_8": "average units, last 8 periods (log)",
-        "log_units_13": "average units, last 13 periods (log)",
-        "slope_8": "sales trend, last 8 periods",
+        "log_units_4": "average units, last 4 weeks (log)",
+        "log_units_8": "average units, last 8 weeks (log)",
+        "log_units_13": "average units, last 13 weeks (log)",
+        "slope_8": "sales trend, last 8 weeks",
         "ratio_to_max": "units relative to their peak",
-        "periods_since_max": "periods since the peak",
+        "periods_since_max": "weeks since the peak",
         "log_cum_units": "units sold to date (log)",
-        "return_rate_8": "return rate, last 8 periods",
+        "return_rate_8": "return rate, last 8 weeks",
         "price_change": "price change since launch",
         "rating_mean": "average rating (vs 3 stars)",
         "rating_trend": "rating trend",
         "log_review_count": "reviews to date (log)",
-        "log_reviews_4": "reviews, last 4 periods (log)",
-        "log_search_clicks_8": "search clicks, last 8 periods (log)",
+        "log_reviews_4": "reviews, last 4 weeks (log)",
+        "log_search_clicks_8": "search clicks, last 8 weeks (log)",
         "ctr_8": "search click-through rate",
         "cart_rate_4": "add-to-cart rate",
         "order_rate_4": "order rate from carts",
         "category_level": "category sales level",
     },
     "zh": {
-        "age": "上市以来的周期数",
+        "age": "上市以来的周数",
         "log_units": "本期销量（对数）",
-        "log_units_4": "近 4 期平均销量（对数）",
-        "log_units_8": "近 8 期平均销量（对数）",
-        "log_units_13": "近 13 期平均销量（对数）",
-        "slope_8": "近 8 期销售趋势",
+        "log_units_4": "近 4 周平均销量（对数）",
+        "log_units_8": "近 8 周平均销量（对数）",
+        "log_units_13": "近 13 周平均销量（对数）",
+        "slope_8": "近 8 周销售趋势",
         "ratio_to_max": "销量相对峰值",
-        "periods_since_max": "距峰值的周期数",
+        "periods_since_max": "距峰值的周数",
         "log_cum_units": "累计销量（对数）",
-        "return_rate_8": "近 8 期退货率",
+        "return_rate_8": "近 8 周退货率",
         "price_change": "相对上市价格的变化",
         "rating_mean": "平均评分（相对 3 星）",
         "rating_trend": "评分趋势",
         "log_review_count": "累计评论数（对数）",
-        "log_reviews_4": "近 4 期评论数（对数）",
-        "log_search_clicks_8": "近 8 期搜索点击（对数）",
+        "log_reviews_4": "近 4 周评论数（对数）",
+        "log_search_clicks_8": "近 8 周搜索点击（对数）",
         "ctr_8": "搜索点击率",
         "cart_rate_4": "加购率",
         "order_rate_4": "加购转化率",
@@ -195,7 +195,7 @@ def _feature_phrase(name: str, value: float, lang: str) -> str:
         pct = (1 - value) * 100
         return f"销量比峰值低 {pct:.0f}%" if lang == "zh" else f"units are {pct:.0f}% below their peak"
     if name == "age" and np.isfinite(value):
-        return f"上市 {value:.0f} 期" if lang == "zh" else f"it launched {value:.0f} periods ago"
+        return f"上市 {value:.0f} 周" if lang == "zh" else f"it launched {value:.0f} weeks ago"
     if name == "slope_8" and np.isfinite(value):
         up = value > 0
         if lang == "zh":

@@ -468,7 +468,9 @@ def _choose_period(cat: dict[str, pd.DataFrame], options: IngestOptions, report:
             why_not,
             file=file,
             column="date",
-            expected=f"period {rhythm.period} ({PERIODS[rhythm.period]}) or coarser, or auto",
+            expected="sales per day, week or month"
+            if rhythm.kind in ("quarterly", "yearly")
+            else f"period {rhythm.period} ({PERIODS[rhythm.period]}) or coarser, or auto",
         )
         return None
     report.info["rhythm"] = rhythm.to_dict() | {

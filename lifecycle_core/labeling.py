@@ -111,10 +111,10 @@ class LabelRules:
             raise ValueError(f"LabelRules.horizon must be >= 1 period, got {self.horizon}")
         if self.min_run is not None and self.min_run < 1:
             raise ValueError(f"LabelRules.min_run must be >= 1, got {self.min_run}")
-        # Open windows are checked at their weekly values here and again, converted, by resolve().
-        self._check_windows(
-            {n: getattr(self, n) if getattr(self, n) is not None else int(WINDOW_WEEKS[n]) for n in WINDOW_WEEKS}
-        )
+        given = {n: getattr(self, n) for n in ("horizon", "smooth_window", "peak_window", "min_run")}
+        if all(v is not None for v in given.values()):
+            # With any of these open, resolve() fits the horizon to the windows (and checks them then).
+            self._check_windows(given)
         if not 0 < self.intro_level < self.decline_level <= self.maturity_level <= 1:
             raise ValueError(
                 "LabelRules levels must satisfy 0 < intro_level < decline_level <= maturity_level <= 1, got "

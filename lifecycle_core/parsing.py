@@ -57,6 +57,14 @@ def parse_dates(s: pd.Series, *, date_order: str = "auto") -> ParsedDates:
 
 
 def _from_serial(num: pd.Series, present: pd.Series) -> ParsedDates:
+    whole = num.dropna()
+    if len(whole) and (whole == whole.round()).all() and whole.between(190001, 210012).all():
+        # 202403: a month written as a number (yyyymm), not an Excel serial.
+        s = num.astype("Int64").astype("str").where(present)
+        months = _months(s[present])
+        values = pd.Series(pd.NaT, index=num.index, dtype="datetime64[ns]")
+        values[present] = months
+        return ParsedDates(values, present & values.isna(), "iso")
     ok = num.between(*EXCEL_SERIAL_RANGE)
     values = (EXCEL_EPOCH + pd.to_timedelta(num.where(ok), unit="D")).astype("datetime64[ns]")
     return ParsedDates(values, present & ~ok, "excel-serial")
@@ -97,7 +105,51 @@ def _parse_unique(u: pd.Series, date_order: str) -> tuple[pd.Series, str, bool]:
         got = got.fillna(pd.to_datetime(rest, format="ISO8601", errors="coerce"))
     if got.dt.tz is not None:
         got = got.dt.tz_convert(None)
+    if got.isna().any():
+        got = got.fillna(_months(u[got.isna()]))
     return got, "iso", False
+
+
+# Monthly exports name a month rather than a day: "Jan 2024", "January 2024", "Jan-24", "03/2024",
+# "2024M03", "202403", "2024年3月". Each is read as the first day of that month; weekly ones may name an
+# ISO week ("2024-W05"), read as its Monday.
+# Days with a month name, as spreadsheets and US exports write them: "05-Mar-2024", "Mar 5, 2024".
+_NAMED_DAY_FORMATS = ("%d-%b-%Y", "%d-%b-%y", "%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%b %d %Y")
+_MONTH_FORMATS = ("%b %Y", "%B %Y", "%b-%y", "%b-%Y", "%B-%Y", "%b %y", "%Y %b", "%Y-%b", "%b. %Y")
+_MONTH_PATTERNS = (
+    (re.compile(r"^\s*(\d{1,2})[/.\-](\d{4})\s*$"), r"\2-\1-01"),  # 03/2024
+    (re.compile(r"^\s*(\d{4})\s*-?\s*[Mm](\d{1,2})\s*$"), r"\1-\2-01"),  # 2024M03
+    (re.compile(r"^\s*((?:19|20)\d{2})(0[1-9]|1[0-2])\s*$"), r"\1-\2-01"),  # 202403
+    (re.compile(r"^\s*(\d{4})\s*年\s*(\d{1,2})\s*月\s*$"), r"\1-\2-01"),  # 2024年3月
+)
+
+
+_ISO_WEEK = re.compile(r"^\s*(\d{4})-?[Ww](\d{1,2})\s*$")
+
+
+def _months(u: pd.Series) -> pd.Series:
+    """Month names and numbered months as their first day, ISO weeks as their Monday, days written with
+    a month name; NaT otherwise."""
+    out = pd.Series(pd.NaT, index=u.index, dtype="datetime64[ns]")
+    text = u.astype("str").str.strip()
+    for pattern, repl in _MONTH_PATTERNS:
+        hit = out.isna() & text.str.match(pattern)
+        if hit.any():
+            out[hit] = pd.to_datetime(
+                text[hit].str.replace(pattern, repl, regex=True), format="ISO8601", errors="coerce"
+            )
+    week = out.isna() & text.str.match(_ISO_WEEK)
+    if week.any():
+        # 2024-W05: the Monday of ISO week 5.
+        parts = text[week].str.extract(_ISO_WEEK)
+        iso = parts[0] + "-W" + parts[1].str.zfill(2) + "-1"
+        out[week] = pd.to_datetime(iso, format="%G-W%V-%u", errors="coerce")
+    for fmt in _NAMED_DAY_FORMATS + _MONTH_FORMATS:
+        if not out.isna().any():
+            break
+        rest = out.isna()
+        out[rest] = pd.to_datetime(text[rest].str.title(), format=fmt, errors="coerce")
+    return out
 
 
 def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:

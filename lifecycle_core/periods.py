@@ -77,7 +77,8 @@ class Rhythm:
     """What the dates of a sales file say about its grain.
 
     ``period``: the finest period the data supports ("D", "W", "M"); ``kind``: "daily", "weekly",
-    "monthly" or "events" (invoice lines or orders with their own timestamps, aggregated to weeks);
+    "monthly", "events" (invoice lines or orders with their own timestamps, aggregated to weeks), or
+    "quarterly" / "yearly" (too coarse to read: refused at ingest);
     ``evidence``: the observation behind the guess, in words; ``share``: the share of dates that fit it."""
 
     period: str
@@ -88,6 +89,8 @@ class Rhythm:
     def message(self) -> str:
         if self.kind == "events":
             return f"order-level data ({self.evidence}): aggregated to {PERIODS[self.period]}s"
+        if self.kind in ("quarterly", "yearly"):
+            return f"{self.kind} data ({self.evidence})"
         return f"{self.kind} data: one row per product and {UNIT_WORDS[self.period]} ({self.evidence})"
 
     def to_dict(self) -> dict:
@@ -125,6 +128,9 @@ def infer_rhythm(product_ids: pd.Series, dates: pd.Series, *, events: bool = Fal
     gaps = frame.groupby("p", sort=False)["d"].diff().dt.days.dropna().to_numpy()
     if n_dates == 1:
         return Rhythm("W", "weekly", "every row has the same date; weeks assumed", 0.0)
+    coarse = _coarser_than_months(d)
+    if coarse:
+        return Rhythm("M", coarse, f"the file's dates are {coarse[:-2]}s apart", 1.0)
     if first >= GRID_SHARE and n_dates >= 2:
         return Rhythm("M", "monthly", f"{first:.0%} of dates are the 1st of a month", float(first))
     if month_end >= GRID_SHARE:
@@ -150,11 +156,31 @@ def infer_rhythm(product_ids: pd.Series, dates: pd.Series, *, events: bool = Fal
     )
 
 
+def _coarser_than_months(d: pd.Series) -> str | None:
+    """ "quarterly" or "yearly" when the distinct months of the file are all 3 (or 12) apart, else None.
+
+    A seasonal catalog selling only in November and December has gaps of one month too, so it stays
+    monthly; only a regular grid of quarters or years is coarser."""
+    months = np.unique(d.dt.year.to_numpy() * 12 + d.dt.month.to_numpy() - 1)
+    if len(months) < 3:
+        return None
+    gaps = np.diff(months)
+    for step, word in ((12, "yearly"), (3, "quarterly")):
+        if (gaps % step == 0).mean() >= GRID_SHARE:
+            return word
+    return None
+
+
 def check_aggregation(chosen: str, rhythm: Rhythm) -> str | None:
     """None when data of ``rhythm`` can be aggregated to ``chosen``; else why not, in words.
 
     Coarse data split into finer periods would invent zero-sales periods between its real rows."""
     check_period(chosen)
+    if rhythm.kind in ("quarterly", "yearly"):
+        return (
+            f"{rhythm.kind} data ({rhythm.evidence}): life-cycle stages are read from days, weeks or months, and "
+            f"months would create months of zero sales between the real rows; export monthly (or finer) sales"
+        )
     if ORDER[chosen] >= ORDER[rhythm.period]:
         return None
     return (

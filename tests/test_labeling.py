@@ -159,10 +159,10 @@ def test_cohen_kappa_matches_sklearn():
     [
         ({"rule": "vibes"}, "rule must be one of"),
         ({"horizon": 0}, "horizon"),
-        ({"smooth_window": 21}, "smooth_window"),
+        ({"horizon": 8, "smooth_window": 21, "peak_window": 5, "min_run": 3}, "smooth_window"),
         ({"intro_level": 0.6}, "levels must satisfy"),
         ({"growth_slope": -0.1}, "decline_slope < 0 < growth_slope"),
-        ({"min_run": 20}, "min_run"),
+        ({"horizon": 8, "smooth_window": 5, "peak_window": 5, "min_run": 20}, "min_run"),
     ],
 )
 def test_label_rules_are_validated(kw, match):

@@ -261,3 +261,37 @@ def test_the_whole_path_runs_with_default_options(name, tmp_path, tiny_model_dir
     code, out, err = _cli(capsys, "quality", *d, "--model", "m", "--json")
     assert code == 0, err
     assert json.loads(out)["n_test"] == res["n_test"]
+
+
+@pytest.mark.parametrize(
+    ("values", "first"),
+    [
+        (["Jan 2024", "Feb 2024"], "2024-01-01"),
+        (["January 2024", "FEBRUARY 2024"], "2024-01-01"),
+        (["Jan-24", "Feb-24"], "2024-01-01"),
+        (["01/2024", "02/2024"], "2024-01-01"),
+        (["2024M01", "2024M02"], "2024-01-01"),
+        (["202401", "202402"], "2024-01-01"),
+        ([202401, 202402], "2024-01-01"),
+        (["2024年1月", "2024年2月"], "2024-01-01"),
+        (["2024-W05", "2024-W06"], "2024-01-29"),
+        (["05-Mar-2024", "06-Mar-2024"], "2024-03-05"),
+        (["Mar 5, 2024", "March 6, 2024"], "2024-03-05"),
+    ],
+)
+def test_months_and_weeks_named_without_a_day_are_dates(values, first):
+    from lifecycle_core.parsing import parse_dates
+
+    got = parse_dates(pd.Series(values))
+    assert not got.bad.any() and str(got.values.iloc[0].date()) == first
+
+
+def test_quarterly_data_is_refused_with_a_reason(tmp_path):
+    quarters = pd.date_range("2020-01-01", periods=12, freq="QS").strftime("%Y-%m-%d")
+    sales = pd.DataFrame({"product_id": np.repeat(["A", "B"], 12), "date": list(quarters) * 2, "units": 50})
+    ws = Workspace(tmp_path / "ws")
+    with pytest.raises(IngestError) as exc:
+        ingest(ws, "q", [SourceFile("sales.csv", sales.to_csv(index=False).encode())])
+    problem = exc.value.report.errors[0]
+    assert problem.code == "period_finer_than_data" and problem.message.startswith("quarterly data")
+    assert problem.expected == "sales per day, week or month"
