@@ -21,7 +21,15 @@ import pandas as pd
 from . import schema
 from .mapping import TableMapping, complete_mapping, guess_mapping
 from .parsing import as_category, normalize_ids, parse_dates, parse_numbers
-from .periods import PERIODS, RHYTHM_WORDS, check_aggregation, check_period, infer_rhythm, period_start
+from .periods import (
+    AGGREGATED_WORDS,
+    PERIODS,
+    RHYTHM_WORDS,
+    check_aggregation,
+    check_period,
+    infer_rhythm,
+    period_start,
+)
 from .privacy import mask_series, pseudonymize
 from .readers import RawTable, ReadLimits, SourceFile, read_source
 from .report import ERROR, IngestError, ValidationReport
@@ -478,7 +486,7 @@ def _choose_period(cat: dict[str, pd.DataFrame], options: IngestOptions, report:
         "chosen": "auto" if options.period == "auto" else "user",
     }
     if period != rhythm.period:
-        report.info["rhythm"]["message"] = f"{rhythm.message()}; aggregated to {PERIODS[period]}s"
+        report.info["rhythm"]["message"] = f"{rhythm.message()}; aggregated to {AGGREGATED_WORDS[period]}"
     if rhythm.share < 1 and rhythm.kind in RHYTHM_WORDS.values() and rhythm.share > 0:
         report.warning(
             "irregular_dates",

@@ -23,6 +23,7 @@ PERIOD_DAYS = {"D": 1.0, "W": 7.0, "M": 30.44}
 ORDER = {"D": 0, "W": 1, "M": 2}
 RHYTHM_WORDS = {"D": "daily", "W": "weekly", "M": "monthly"}
 UNIT_WORDS = {"D": "day", "W": "week", "M": "month"}
+AGGREGATED_WORDS = {"D": "days", "W": "weeks (Monday start)", "M": "calendar months"}
 
 
 def check_period(period: str) -> str:
@@ -88,7 +89,7 @@ class Rhythm:
 
     def message(self) -> str:
         if self.kind == "events":
-            return f"order-level data ({self.evidence}): aggregated to {PERIODS[self.period]}s"
+            return f"order-level data ({self.evidence}): aggregated to {AGGREGATED_WORDS[self.period]}"
         if self.kind in ("quarterly", "yearly"):
             return f"{self.kind} data ({self.evidence})"
         return f"{self.kind} data: one row per product and {UNIT_WORDS[self.period]} ({self.evidence})"
