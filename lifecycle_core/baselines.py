@@ -85,12 +85,15 @@ EARLY_STOPPING_MIN_PER_STAGE = 20
 
 
 class GBMBaseline:
-    """Histogram gradient boosting on the numeric features, with balanced class weights.
+    """Histogram gradient boosting on the numeric features (or ``columns``), with balanced class weights.
 
     Trained on one stage only (a tiny or very short catalog), it predicts that stage with certainty."""
 
-    def __init__(self, *, max_iter: int = 300, learning_rate: float = 0.08, seed: int = 0):
+    def __init__(
+        self, *, max_iter: int = 300, learning_rate: float = 0.08, seed: int = 0, columns: tuple[str, ...] = FEATURES
+    ):
         self.params = {"max_iter": max_iter, "learning_rate": learning_rate, "seed": seed}
+        self.columns = list(columns)
         self.model: HistGradientBoostingClassifier | None = None
         self.only_: int | None = None
 
@@ -109,7 +112,12 @@ class GBMBaseline:
             early_stopping=bool(counts[counts > 0].min() >= EARLY_STOPPING_MIN_PER_STAGE),
             random_state=self.params["seed"],
         )
-        self.model.fit(X[list(FEATURES)].to_numpy(), y)
+        data = X[self.columns].to_numpy(dtype=float)
+        # A column with no value on the training rows (a season input before a year of history) is left
+        # out: it carries nothing, and scikit-learn's binning fails on it.
+        keep = np.isfinite(data).any(axis=0)
+        self.columns = [c for c, k in zip(self.columns, keep, strict=True) if k]
+        self.model.fit(data[:, keep], y)
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
@@ -119,7 +127,7 @@ class GBMBaseline:
             return out
         if len(X) == 0:
             return out
-        p = self.model.predict_proba(X[list(FEATURES)].to_numpy())
+        p = self.model.predict_proba(X[self.columns].to_numpy(dtype=float))
         out[:, self.model.classes_.astype(int)] = p  # a stage absent from training gets probability 0
         return out
 

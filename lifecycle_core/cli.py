@@ -220,6 +220,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .store import Workspace
 
     ws = Workspace(args.workspace)
+    if args.ablation:
+        return _print_ablation(ws, args)
     try:
         trained = {Path(m).name: LifecycleModel.load(model_dir(ws, m)) for m in args.model or []}
         res = evaluate_dataset(
@@ -243,6 +245,24 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 print(f"  {name:<10} skipped: {m['skipped']}")
                 continue
             print(f"  {name:<10} macro-F1 {m['macro_f1']}  accuracy {m['accuracy']}  ECE {m['ece']}")
+    return EXIT_OK
+
+
+def _print_ablation(ws, args: argparse.Namespace) -> int:
+    from .ablation import VARIANTS, ablation
+
+    res = ablation(ws, args.dataset, rules=_rules(args), progress=_progress_printer(args.json))
+    if args.json:
+        print(json.dumps(res, ensure_ascii=False))
+        return EXIT_OK
+    print(f"ablation on {args.dataset!r} ({RHYTHMS[res['period']]}): macro-F1 / ECE on the test rows")
+    for kind in ("time", "product"):
+        block = res[kind]
+        print(f"\n{kind} split: {block['layout']}")
+        print(f"  {'slice':<12}{'n':>8}  " + "  ".join(f"{v:>17}" for v in VARIANTS))
+        for sl, cells in block["slices"].items():
+            shown = [f"{cells[v]['macro_f1']:.3f} / {cells[v]['ece']:.3f}" if v in cells else "-" for v in VARIANTS]
+            print(f"  {sl:<12}{cells['n']:>8,}  " + "  ".join(f"{c:>17}" for c in shown))
     return EXIT_OK
 
 
@@ -594,6 +614,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exclude-anomalies", action="store_true", help="leave anomalous product-periods out of training")
     p.add_argument(
         "--model", action="append", help="also score this trained model (name or folder) on its split; repeatable"
+    )
+    p.add_argument(
+        "--ablation",
+        action="store_true",
+        help="gradient boosting with growing inputs (+ seasons, + analogs, + text components) per split and slice",
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)

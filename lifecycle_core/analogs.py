@@ -1,0 +1,148 @@
+"""Analog products: for each product, the training products whose text reads most like it (same category
+first), and what their curves did at the same age. A new product with two weeks of sales gets a stage
+from what products like it did; the text picks the reference products a planner would pick by hand.
+
+    python -c "from lifecycle_core.analogs import text_vectors; print(text_vectors(['Oak shelf', 'Pine shelf']).shape)"
+
+Only training rows inform analogs: the neighbours are drawn from the products that have training rows
+(never the product itself, never a test-side product of a product split), and what they did at an age
+is read from their training rows only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .periods import weeks_per_period
+
+ANALOG_FEATURES = (
+    "analog_introduction",
+    "analog_growth",
+    "analog_maturity",
+    "analog_decline",
+    "analog_level",
+    "analog_weeks_to_peak",
+)
+
+
+def catalog_texts(products: pd.DataFrame, ids: pd.Index) -> list[str]:
+    """Title, category and description of each product in ``ids`` (its id when it has no title)."""
+    p = products.drop_duplicates("product_id").set_index("product_id").reindex(ids)
+    out = []
+    for pid, r in zip(ids, p.itertuples(index=False), strict=True):
+        parts = [str(getattr(r, "title", None) or pid)]
+        for col in ("category", "description"):
+            v = getattr(r, col, None)
+            if isinstance(v, str) and v.strip():
+                parts.append(v.strip())
+        out.append(". ".join(parts))
+    return out
+
+
+def text_vectors(texts: list[str], *, encoder=None, tokenizer=None, batch_size: int = 64, max_length: int = 64):
+    """(n, d) unit-length mean-pooled vectors of ``texts`` from the packaged MiniLM (a sentence-embedding
+    model: its cosine similarity is what it was trained for), or from ``encoder``/``tokenizer``."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from .model import default_encoder_path
+
+    if encoder is None or tokenizer is None:
+        path = str(default_encoder_path())
+        encoder, tokenizer = AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    encoder.eval()
+    chunks = []
+    order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths pad less
+    with torch.inference_mode():
+        for i in range(0, len(texts), batch_size):
+            idx = order[i : i + batch_size]
+            batch = tokenizer(
+                [texts[j] for j in idx], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+            )
+            hidden = encoder(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            v = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+            chunks.append((idx, torch.nn.functional.normalize(v, dim=1).numpy()))
+    d = chunks[0][1].shape[1] if chunks else 0
+    out = np.zeros((len(texts), d), dtype=np.float32)
+    for idx, v in chunks:
+        out[idx] = v
+    return out
+
+
+def neighbours(
+    vectors: np.ndarray, categories: np.ndarray, candidates: np.ndarray, *, k: int = 10, chunk: int = 1024
+) -> np.ndarray:
+    """(P, k) indices of each product's k most similar ``candidates`` (product indices), never itself.
+
+    Similarity: cosine of the text vectors, plus 1 for the same non-empty category, so a product's own
+    category is searched first. Rows with fewer candidates than k repeat their last neighbour; -1 when
+    there is no candidate at all."""
+    P = len(vectors)
+    cand = np.asarray(candidates, dtype=np.int64)
+    out = np.full((P, k), -1, dtype=np.int64)
+    if len(cand) == 0 or P == 0:
+        return out
+    cv, cc = vectors[cand], categories[cand]
+    kk = min(k, len(cand))
+    for lo in range(0, P, chunk):
+        rows = np.arange(lo, min(lo + chunk, P))
+        sim = vectors[rows] @ cv.T
+        same = (categories[rows][:, None] == cc[None, :]) & (categories[rows][:, None] != "")
+        sim = sim + same
+        sim[rows[:, None] == cand[None, :]] = -np.inf  # never the product itself
+        top = np.argpartition(-sim, kk - 1, axis=1)[:, :kk]
+        top = np.take_along_axis(top, np.argsort(-np.take_along_axis(sim, top, axis=1), axis=1), axis=1)
+        picked = cand[top]
+        picked[~np.isfinite(np.take_along_axis(sim, top, axis=1))] = -1
+        out[rows, :kk] = picked
+        if kk < k:
+            out[rows, kk:] = picked[:, -1:]
+    return out
+
+
+def analog_features(
+    frame: pd.DataFrame, train: np.ndarray, nbrs: np.ndarray, n_products: int, period: str
+) -> dict[str, np.ndarray]:
+    """What each row's analog products did at the row's age, from their training rows only.
+
+    ``frame``: one row per product-period with ``row`` (product index), ``age`` (weeks), ``stage``
+    (-1 unlabeled), ``ratio_to_max`` and ``log_units_4``; ``train`` (n,) bool: the rows analogs may
+    learn from; ``nbrs`` (P, k) from ``neighbours``. Returns ANALOG_FEATURES as (n,) arrays:
+    the share of analogs in each stage at that age, their median level relative to their peak so far,
+    and the median age of their peak minus the row's age (weeks; negative once the analogs had peaked).
+    NaN where no analog has a training row at that age."""
+    wpp = weeks_per_period(period)
+    rows = frame["row"].to_numpy()
+    age_p = np.rint(frame["age"].to_numpy(dtype=float) / wpp).astype(np.int64)
+    A = int(age_p.max()) + 1 if len(age_p) else 1
+    stage = np.full((n_products, A), -1, dtype=np.int8)
+    level = np.full((n_products, A), np.nan)
+    tr_rows, tr_age = rows[train], age_p[train]
+    stage[tr_rows, tr_age] = frame["stage"].to_numpy()[train]
+    level[tr_rows, tr_age] = frame["ratio_to_max"].to_numpy(dtype=float)[train]
+    # Each analog's peak: the age of its best 4-week level among its training rows.
+    peak_age = np.full(n_products, np.nan)
+    if train.any():
+        t = frame.loc[train, ["row", "age", "log_units_4"]]
+        best = t.sort_values(["row", "log_units_4"], ascending=[True, False], kind="stable").drop_duplicates("row")
+        peak_age[best["row"].to_numpy()] = best["age"].to_numpy(dtype=float)
+    nb = nbrs[rows]  # (n, k)
+    valid = nb >= 0
+    nb0 = np.where(valid, nb, 0)
+    st = np.where(valid, stage[nb0, age_p[:, None]], -1)
+    labeled = (st >= 0).sum(axis=1)
+    out = {}
+    for s, name in enumerate(ANALOG_FEATURES[:4]):
+        share = (st == s).sum(axis=1) / np.maximum(labeled, 1)
+        out[name] = np.where(labeled > 0, share, np.nan)
+    lv = np.where(valid, level[nb0, age_p[:, None]], np.nan)
+    pk = np.where(valid, peak_age[nb0], np.nan)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no analog has that age
+        out["analog_level"] = np.nanmedian(lv, axis=1)
+        out["analog_weeks_to_peak"] = np.nanmedian(pk, axis=1) - frame["age"].to_numpy(dtype=float)
+    return out

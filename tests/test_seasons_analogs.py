@@ -1,0 +1,119 @@
+"""Season inputs are causal and right by hand; analog products come from training products only; the
+ablation runs end to end on a small demo."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lifecycle_core import cli
+from lifecycle_core.analogs import ANALOG_FEATURES, analog_features, neighbours, text_vectors
+from lifecycle_core.panel import Panel
+from lifecycle_core.seasons import SEASON_FEATURES, season_features
+
+from .conftest import demo_workspace
+
+
+def _panel(units: np.ndarray) -> Panel:
+    P, T = units.shape
+    return Panel(
+        pd.Index([f"P{i}" for i in range(P)], dtype="str"),
+        pd.date_range("2022-01-03", periods=T, freq="W-MON"),
+        "W",
+        {"units": units.astype(float)},
+        {"units": units > 0},
+    )
+
+
+def test_season_inputs_at_t_ignore_everything_after_t():
+    rng = np.random.default_rng(0)
+    units = rng.poisson(20, (6, 160)).astype(float)
+    cats = pd.Series(["a", "a", "b", "b", "b", ""], index=[f"P{i}" for i in range(6)])
+    base = season_features(_panel(units), cats)
+    t = 90
+    changed = units.copy()
+    changed[:, t + 1 :] = rng.poisson(300, (6, 160 - t - 1))
+    again = season_features(_panel(changed), cats)
+    for name in SEASON_FEATURES:
+        np.testing.assert_array_equal(base[name][:, : t + 1], again[name][:, : t + 1], err_msg=name)
+    assert not np.allclose(
+        np.nan_to_num(base["own_last_year"][:, t + 53 :]), np.nan_to_num(again["own_last_year"][:, t + 53 :])
+    )
+
+
+def test_season_inputs_by_hand():
+    T = 120
+    week = np.arange(T)
+    # One product that sells 100 a week around week 40 of each year and 10 otherwise.
+    units = np.where(np.abs((week % 52) - 40) <= 3, 100.0, 10.0)[None, :]
+    f = season_features(_panel(units))
+    assert np.isnan(f["own_last_year"][0, :52]).all() and not np.isnan(f["own_last_year"][0, 52:]).any()
+    # A year after the first season's peak the product is at its best level again: 0 below its best.
+    assert f["own_last_year"][0, 52 + 42] == pytest.approx(0.0, abs=0.05)
+    # At week 52 + 30 the last peak (the 4-week mean first reaches 100 at week 40) was 42 weeks ago,
+    # and comes round again in 10.
+    since, to = f["weeks_since_cat_peak"][0, 82], f["weeks_to_cat_peak"][0, 82]
+    assert (since, to) == (42, 10)
+    # ... and last year, the 8 weeks after this date brought the season: the category rose.
+    assert f["cat_ahead_last_year"][0, 82] > 1.0
+    assert np.allclose(f["season_sin"][0] ** 2 + f["season_cos"][0] ** 2, 1)
+
+
+def test_neighbours_are_training_products_same_category_first_never_itself():
+    vectors = np.eye(6, dtype=np.float32)
+    vectors[1] = vectors[0] * 0.9 + vectors[1] * 0.1  # P1 reads like P0
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    cats = np.array(["a", "b", "a", "a", "b", "b"])
+    cand = np.array([1, 2, 3, 4])
+    nb = neighbours(vectors, cats, cand, k=2)
+    assert set(nb.ravel()) <= set(cand)
+    assert all(i not in nb[i] for i in range(6))
+    assert set(nb[0]) == {2, 3}  # its category first, though P1 reads closer
+    assert nb[5][0] in (1, 4) and nb[5][1] in (1, 4)
+    assert (neighbours(vectors, cats, np.array([], dtype=int), k=2) == -1).all()
+
+
+def test_analog_features_read_training_rows_only():
+    frame = pd.DataFrame(
+        {
+            "row": [0, 0, 1, 1, 2, 2],
+            "age": [0.0, 1.0, 0.0, 1.0, 0.0, 1.0],
+            "stage": [0, 1, 0, 2, 3, 3],
+            "ratio_to_max": [0.2, 1.0, 0.3, 1.0, 1.0, 0.5],
+            "log_units_4": [1.0, 2.0, 1.0, 3.0, 3.0, 1.0],
+        }
+    )
+    train = np.array([True, True, True, True, False, False])
+    nb = np.array([[1, 2], [0, 2], [0, 1]])
+    a = analog_features(frame, train, nb, 3, "W")
+    assert set(a) == set(ANALOG_FEATURES)
+    # Product 0 at age 1: its training analog (product 1) was in Maturity; product 2 is not a training row.
+    assert a["analog_maturity"][1] == 1.0 and a["analog_decline"][1] == 0.0
+    assert a["analog_weeks_to_peak"][0] == pytest.approx(1.0)  # product 1 peaked at age 1
+    changed = frame.assign(stage=[0, 1, 0, 2, 0, 0])  # labels of non-training rows change
+    b = analog_features(changed, train, nb, 3, "W")
+    for k in ANALOG_FEATURES:
+        np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_text_vectors_put_similar_titles_close():
+    v = text_vectors(["Oak bookshelf, five shelves", "Pine bookshelf with 5 shelves", "Silk evening dress"])
+    assert v.shape[0] == 3 and np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
+    assert v[0] @ v[1] > v[0] @ v[2]
+
+
+@pytest.mark.slow
+def test_ablation_command_runs_on_a_small_demo(tmp_path, capsys):
+    ws = demo_workspace(tmp_path, 40, 70, seed=2)
+    assert cli.main(["evaluate", "--workspace", str(ws.root), "--dataset", "demo", "--ablation", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    for kind in ("time", "product"):
+        test = res[kind]["slices"]["test"]
+        assert test["n"] > 0 and {"gbm", "+ seasons", "+ analogs", "+ text components"} <= set(test)
+        assert all(0 <= test[v]["macro_f1"] <= 1 for v in res["variants"])
+    assert "cold start" in res["product"]["slices"]
+    assert cli.main(["evaluate", "--workspace", str(ws.root), "--dataset", "demo", "--ablation"]) == 0
+    assert "+ text components" in capsys.readouterr().out
