@@ -188,7 +188,9 @@ def cmd_label(args: argparse.Namespace) -> int:
     products = ws.load_table(args.dataset, "products")
     launch = products.set_index("product_id")["launch_date"] if "launch_date" in products else None
     overrides = products.loc[products["stage"].notna(), ["product_id", "stage"]] if "stage" in products else None
-    rep = label_report(panel, _rules(args), launch_dates=launch, overrides=overrides)
+    rep = label_report(
+        panel, _rules(args), launch_dates=launch, overrides=overrides, user_labels=ws.stage_labels(args.dataset)
+    )
     if args.json:
         print(json.dumps(rep, ensure_ascii=False))
         return EXIT_OK
@@ -203,6 +205,8 @@ def cmd_label(args: argparse.Namespace) -> int:
         print(f"  {stage:<13}{n:>9,}")
     for why, n in rep["unlabeled"].items():
         print(f"  unlabeled ({why}): {n:,}")
+    if rep["user_labels"]:
+        print(f"  set by users (products file or `correct`): {rep['user_labels']:,} product-periods")
     ag = rep["agreement"]
     print(
         f"  agreement with the other rule: kappa {ag['cohen_kappa']}, accuracy {ag['accuracy']} on {ag['compared']:,}"
@@ -210,6 +214,43 @@ def cmd_label(args: argparse.Namespace) -> int:
     print("  most common paths:")
     for p in rep["paths"]:
         print(f"    {p['products']:>5}  {p['path']}")
+    return EXIT_OK
+
+
+def cmd_correct(args: argparse.Namespace) -> int:
+    """Set, list or undo the stage labels users give products (they win over the rule labels)."""
+    from .stages import Stage, parse_stage
+    from .store import Workspace
+
+    ws = Workspace(args.workspace)
+    who = args.by or os.environ.get("USER") or "command line"
+    if args.undo is not None:
+        ws.undo_stage_label(args.undo, author=who)
+        print(f"stage label {args.undo} undone")
+        return EXIT_OK
+    if args.product is not None:
+        stage = parse_stage(args.stage) if args.stage is not None else None
+        if stage is None or args.since is None:
+            print(
+                "error: --product needs --stage (Introduction, Growth, Maturity, Decline, 初期..., 0-3) "
+                "and --from (the date the stage holds from, YYYY-MM-DD)",
+                file=sys.stderr,
+            )
+            return EXIT_INVALID
+        label_id = ws.add_stage_label(args.dataset, args.product, int(stage), args.since, author=who)
+        print(f"stage label {label_id}: {args.product} is {Stage(int(stage)).label('en')} from {args.since} (by {who})")
+        return EXIT_OK
+    table = ws.stage_labels(args.dataset, include_undone=args.all)
+    if args.json:
+        print(table.to_json(orient="records", date_format="iso", force_ascii=False))
+        return EXIT_OK
+    if table.empty:
+        print(f"no stage labels set by users on {args.dataset!r}")
+    for r in table.itertuples(index=False):
+        gone = f"  (undone {r.undone_at} by {r.undone_by})" if isinstance(r.undone_at, str) else ""
+        print(
+            f"  {r.id:>5}  {r.product_id}  {Stage(int(r.stage)).label('en'):<13} from {str(r.period)[:10]}  by {r.author} at {r.created_at}{gone}"
+        )
     return EXIT_OK
 
 
@@ -608,6 +649,18 @@ def build_parser() -> argparse.ArgumentParser:
     _dataset_args(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_label)
+
+    p = sub.add_parser("correct", help="set, list or undo users' stage labels (they win over the rules)")
+    p.add_argument("--workspace", required=True)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--product", help="the product whose stage you know")
+    p.add_argument("--stage", help="Introduction, Growth, Maturity or Decline (or 初期, 成长期, 成熟期, 衰退期, 0-3)")
+    p.add_argument("--from", dest="since", help="YYYY-MM-DD: the stage holds from this period on")
+    p.add_argument("--by", help="who sets it (default: $USER)")
+    p.add_argument("--undo", type=int, metavar="ID", help="withdraw the label with this id")
+    p.add_argument("--all", action="store_true", help="list undone labels too")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_correct)
 
     p = sub.add_parser("evaluate", help="score the baselines on the time and the product split")
     _dataset_args(p)

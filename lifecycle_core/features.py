@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from .labeling import LabelRules, Labels, apply_overrides, label_panel
+from .labeling import LabelRules, Labels, apply_overrides, apply_user_labels, label_panel
 from .panel import Panel, panel_from_dataset, trailing_count, trailing_sum
 from .periods import PERIOD_DAYS, period_start, periods_in, weeks_per_period
 from .privacy import mask_pii, mask_series
@@ -326,6 +326,7 @@ def build_examples(
     )
     if "stage" in products and products["stage"].notna().any():
         labels = apply_overrides(labels, products.loc[products["stage"].notna(), ["product_id", "stage"]])
+    labels = apply_user_labels(labels, ws.stage_labels(name))
     cats = products.set_index("product_id")["category"] if "category" in products else None
     feats = numeric_features(panel, launch_t=launch, categories=cats, reviews=reviews, search_terms=search)
     return examples_from(panel, labels, feats, products, reviews, search, config, with_text=with_text)

@@ -531,6 +531,33 @@ def apply_overrides(labels: Labels, overrides: pd.DataFrame) -> Labels:
     return Labels(labels.panel, labels.rules, stage, labels.active | (stage >= 0), reason, source)
 
 
+def apply_user_labels(labels: Labels, table: pd.DataFrame | None) -> Labels:
+    """Stage labels set by users (``Workspace.stage_labels``: product_id, period, stage) win over rule
+    labels: each holds on the product's active periods from its period on, until the product's next
+    user label. Unknown products and labels after a product's last active period change nothing."""
+    if table is None or table.empty:
+        return labels
+    panel = labels.panel
+    stage, source, reason = labels.stage.copy(), labels.source.copy(), labels.reason.copy()
+    t = table.assign(_row=panel.products.get_indexer(table["product_id"].astype("str")))
+    t = t[t["_row"] >= 0].sort_values(["_row", "period"], kind="stable")
+    if t.empty:
+        return labels
+    from .periods import period_start
+
+    starts = panel.periods.searchsorted(period_start(pd.to_datetime(t["period"]), panel.period))
+    T = panel.shape[1]
+    rows, st_ = t["_row"].to_numpy(), t["stage"].to_numpy(dtype=int)
+    for k in range(len(t)):
+        i, lo = rows[k], starts[k]
+        hi = starts[k + 1] if k + 1 < len(t) and rows[k + 1] == i else T
+        span = np.zeros(T, dtype=bool)
+        span[lo:hi] = True
+        span &= labels.active[i]
+        stage[i, span], source[i, span], reason[i, span] = st_[k], "user", ""
+    return Labels(panel, labels.rules, stage, labels.active, reason, source)
+
+
 def cohen_kappa(a: np.ndarray, b: np.ndarray, n_classes: int = 4) -> float:
     """Cohen's kappa of two label arrays (same length, values 0..n_classes-1)."""
     if len(a) == 0:
@@ -555,11 +582,16 @@ def stage_paths(labels: Labels, top: int = 5) -> list[tuple[str, int]]:
     return paths.most_common(top)
 
 
-def label_report(panel: Panel, rules: LabelRules | None = None, *, launch_dates=None, overrides=None) -> dict:
+def label_report(
+    panel: Panel, rules: LabelRules | None = None, *, launch_dates=None, overrides=None, user_labels=None
+) -> dict:
     """Counts per stage, unlabeled counts by reason, agreement between the two rules, common stage paths;
-    the windows used, in periods and in time, and how the volume threshold was chosen."""
+    the windows used, in periods and in time, and how the volume threshold was chosen. ``overrides``:
+    the products file's stage column; ``user_labels``: the stage labels users set (both win)."""
     rules = (rules or LabelRules()).resolve(panel)
-    main = apply_overrides(label_panel(panel, rules, launch_dates=launch_dates), overrides)
+    main = apply_user_labels(
+        apply_overrides(label_panel(panel, rules, launch_dates=launch_dates), overrides), user_labels
+    )
     other_rule = "bass" if rules.rule == "level" else "level"
     other = label_panel(panel, LabelRules(**{**rules.to_dict(), "rule": other_rule}), launch_dates=launch_dates)
     both = main.labeled & other.labeled

@@ -5,7 +5,7 @@
 Layout::
 
     workspace/
-      lifecycle.sqlite      catalog (SQLite, WAL mode): datasets now; jobs, models, predictions later
+      lifecycle.sqlite      catalog (SQLite, WAL mode): datasets, training jobs, users' stage labels
       secret.key            key for customer-id pseudonyms (never leaves the workspace)
       datasets/<id>/*.parquet  one immutable folder per stored dataset
       tmp/                  staging; a crash leaves debris here, never in datasets/
@@ -85,7 +85,23 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX jobs_state ON jobs (state);
     """,
+    """
+    CREATE TABLE stage_labels (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        dataset TEXT NOT NULL,
+        product_id TEXT NOT NULL,
+        period TEXT NOT NULL,
+        stage INTEGER NOT NULL CHECK (stage BETWEEN 0 AND 3),
+        author TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        undone_at TEXT,
+        undone_by TEXT
+    );
+    CREATE INDEX stage_labels_dataset ON stage_labels (dataset, product_id);
+    """,
 ]
+LABEL_COLUMNS = ["id", "product_id", "period", "stage", "author", "created_at", "undone_at", "undone_by"]
+_AUTHOR_RE = re.compile(r"[\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 class WorkspaceError(Exception):
@@ -321,8 +337,53 @@ class Workspace:
                 con.execute("ROLLBACK")
                 raise WorkspaceError(f"no dataset named {name!r} to delete")
             con.execute("DELETE FROM datasets WHERE id=?", (row["id"],))
+            con.execute("DELETE FROM stage_labels WHERE dataset=?", (name,))
             con.execute("COMMIT")
         shutil.rmtree(self.root / "datasets" / row["id"], ignore_errors=True)
+
+    # -- stage labels set by users ----------------------------------------------------------------
+
+    def add_stage_label(self, dataset: str, product_id: str, stage: int, period, *, author: str) -> int:
+        """Store a merchandiser's stage for ``product_id`` from ``period`` on (a date; the period holding it).
+
+        Kept by dataset *name*, so the next export of the same shop, ingested with --replace, keeps its
+        corrections. Returns the label's id (for undo). ``author`` is who set it (cut to 100 characters)."""
+        self.dataset(dataset)  # raises, naming the datasets there are, if it does not exist
+        if int(stage) not in (0, 1, 2, 3):
+            raise WorkspaceError(f"stage must be 0-3 (Introduction, Growth, Maturity, Decline), got {stage!r}")
+        ids = self.load_table(dataset, "products", columns=["product_id"])["product_id"].astype("str")
+        if str(product_id) not in set(ids):
+            raise WorkspaceError(f"dataset {dataset!r} has no product {product_id!r}")
+        when = pd.Timestamp(period)
+        if pd.isna(when):
+            raise WorkspaceError(f"the label needs the date it holds from, got {period!r}")
+        who = _AUTHOR_RE.sub("", str(author or "")).strip()[:100] or "unknown"
+        with self._connect() as con:
+            cur = con.execute(
+                "INSERT INTO stage_labels (dataset, product_id, period, stage, author, created_at) VALUES (?,?,?,?,?,?)",
+                (dataset, str(product_id), str(when.date()), int(stage), who, _now()),
+            )
+            return int(cur.lastrowid)
+
+    def stage_labels(self, dataset: str, *, include_undone: bool = False) -> pd.DataFrame:
+        """The users' stage labels of ``dataset``, oldest first: LABEL_COLUMNS (period as datetime)."""
+        sql = "SELECT * FROM stage_labels WHERE dataset=?" + ("" if include_undone else " AND undone_at IS NULL")
+        with self._connect() as con:
+            rows = con.execute(sql + " ORDER BY id", (dataset,)).fetchall()
+        frame = pd.DataFrame([dict(r) for r in rows], columns=["dataset", *LABEL_COLUMNS])[LABEL_COLUMNS]
+        frame["period"] = pd.to_datetime(frame["period"])
+        return frame
+
+    def undo_stage_label(self, label_id: int, *, author: str) -> None:
+        """Withdraw a user label (kept in the history, no longer applied)."""
+        who = _AUTHOR_RE.sub("", str(author or "")).strip()[:100] or "unknown"
+        with self._connect() as con:
+            cur = con.execute(
+                "UPDATE stage_labels SET undone_at=?, undone_by=? WHERE id=? AND undone_at IS NULL",
+                (_now(), who, int(label_id)),
+            )
+            if cur.rowcount == 0:
+                raise WorkspaceError(f"no active stage label with id {label_id}")
 
     def _sweep(self) -> None:
         """Remove staging debris and dataset folders no catalog row points to (left by a crash)."""
@@ -338,6 +399,10 @@ class Workspace:
                         shutil.rmtree(p) if p.is_dir() else p.unlink()
                 except OSError:
                     pass  # another process got there first
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _dumps(obj: object) -> str:

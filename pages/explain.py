@@ -14,10 +14,11 @@ import streamlit as st
 from lifecycle_core.explain import explain_inputs, feature_label, highlight_html, product_inputs
 from lifecycle_core.inventory import PROBS, suggest_actions
 from lifecycle_core.predict import model_dir, predictions_path
-from ui import data, state, widgets
+from ui import auth, data, state, widgets
 from ui.state import tr
 
 info = state.analysis_page("explain")
+state.show_flash()  # a stored or undone stage label says so after the rerun
 lang = state.lang()
 ws = state.workspace()
 model_name = state.model_selector(info)
@@ -219,3 +220,33 @@ if apply or st.session_state.get(f"{ns}.applied"):
         )
     st.markdown(f"#### {tr('explain.suggestion')}")
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+st.divider()
+with st.expander(tr("explain.correct"), expanded=False):
+    # A merchandiser who knows better sets the stage; it is a label for training and the label report,
+    # stored in the workspace with who and when. Nothing here is rendered as markdown (ids are data).
+    st.caption(tr("explain.correct_intro"))
+    mine = ws.stage_labels(info.name)
+    mine = mine[mine["product_id"] == str(pid)]
+    if mine.empty:
+        st.caption(tr("explain.no_user_labels"))
+    else:
+        st.caption(tr("explain.user_labels"))
+        shown = mine.assign(stage=[STAGES[int(x)] for x in mine["stage"]], period=mine["period"].dt.date)
+        st.dataframe(shown[["id", "stage", "period", "author", "created_at"]], hide_index=True, width="stretch")
+        for label_id in mine["id"]:
+            if st.button(tr("explain.undo", id=int(label_id)), key=f"undo_label.{label_id}"):
+                ws.undo_stage_label(int(label_id), author=auth.current_user() or tr("explain.anonymous"))
+                state.flash("success", tr("explain.undone", id=int(label_id)))
+                st.rerun()
+    with st.form(f"correct.{pid}"):
+        g1, g2, g3 = st.columns(3)
+        new_stage = g1.selectbox(
+            tr("explain.correct_stage"), list(range(len(STAGES))), index=exp0.stage, format_func=lambda s: STAGES[s]
+        )
+        since = g2.selectbox(tr("explain.correct_from"), periods, index=periods.index(period))
+        by = g3.text_input(tr("explain.correct_by"), value=auth.current_user() or "", max_chars=100)
+        if st.form_submit_button(tr("explain.correct_save"), type="primary"):
+            ws.add_stage_label(info.name, str(pid), int(new_stage), since, author=by or tr("explain.anonymous"))
+            state.flash("success", tr("explain.correct_saved", stage=STAGES[int(new_stage)], period=since))
+            st.rerun()

@@ -51,3 +51,16 @@ def require_access() -> None:
             st.rerun()
         st.error(tr("auth.wrong"))
     st.stop()
+
+
+def current_user() -> str | None:
+    """Who is signed in, for the record of their actions: the OIDC account's email (or name); None with a
+    shared password or an open dashboard, where the page asks for a name instead."""
+    if not _secret("auth"):
+        return None
+    try:
+        if st.user.is_logged_in:
+            return st.user.get("email") or st.user.get("name")
+    except Exception:  # no identity provider answering: nobody in particular
+        return None
+    return None
