@@ -11,6 +11,8 @@ is read from their training rows only.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 
@@ -72,14 +74,22 @@ def text_vectors(texts: list[str], *, encoder=None, tokenizer=None, batch_size: 
 
 
 def neighbours(
-    vectors: np.ndarray, categories: np.ndarray, candidates: np.ndarray, *, k: int = 10, chunk: int = 1024
+    vectors: np.ndarray,
+    categories: np.ndarray,
+    candidates: np.ndarray,
+    *,
+    k: int = 10,
+    chunk: int = 1024,
+    only: np.ndarray | None = None,
 ) -> np.ndarray:
     """(P, k) indices of each product's k most similar ``candidates`` (product indices), never itself.
 
     Similarity: cosine of the text vectors, plus 1 for the same non-empty category, so a product's own
     category is searched first. Rows with fewer candidates than k repeat their last neighbour; -1 when
-    there is no candidate at all."""
-    P = len(vectors)
+    there is no candidate at all. ``only``: the product indices to search for (default all); the result
+    then has one row per entry of ``only``."""
+    targets = np.arange(len(vectors)) if only is None else np.asarray(only, dtype=np.int64)
+    P = len(targets)
     cand = np.asarray(candidates, dtype=np.int64)
     out = np.full((P, k), -1, dtype=np.int64)
     if len(cand) == 0 or P == 0:
@@ -87,7 +97,8 @@ def neighbours(
     cv, cc = vectors[cand], categories[cand]
     kk = min(k, len(cand))
     for lo in range(0, P, chunk):
-        rows = np.arange(lo, min(lo + chunk, P))
+        pos = np.arange(lo, min(lo + chunk, P))
+        rows = targets[pos]
         sim = vectors[rows] @ cv.T
         same = (categories[rows][:, None] == cc[None, :]) & (categories[rows][:, None] != "")
         sim = sim + same
@@ -96,9 +107,9 @@ def neighbours(
         top = np.take_along_axis(top, np.argsort(-np.take_along_axis(sim, top, axis=1), axis=1), axis=1)
         picked = cand[top]
         picked[~np.isfinite(np.take_along_axis(sim, top, axis=1))] = -1
-        out[rows, :kk] = picked
+        out[pos, :kk] = picked
         if kk < k:
-            out[rows, kk:] = picked[:, -1:]
+            out[pos, kk:] = picked[:, -1:]
     return out
 
 
@@ -146,3 +157,65 @@ def analog_features(
         out["analog_level"] = np.nanmedian(lv, axis=1)
         out["analog_weeks_to_peak"] = np.nanmedian(pk, axis=1) - frame["age"].to_numpy(dtype=float)
     return out
+
+
+def catalog_vectors(ws, name: str) -> tuple[pd.Index, np.ndarray]:
+    """(product ids, (P, d) text vectors) of every product of dataset ``name``, computed once per stored
+    version of the dataset and kept in the workspace (``cache/<dataset id>/catalog_vectors.npy``, no
+    pickle): 300 products take a second on 2 cores, 5,000 about 15 s, 100,000 a few minutes once."""
+    info = ws.dataset(name)
+    products = ws.load_table(name, "products")
+    ids = pd.Index(products["product_id"].astype("str"))
+    folder = ws.root / "cache" / info.id
+    path = folder / "catalog_vectors.npy"
+    if path.exists():
+        try:
+            v = np.load(path, allow_pickle=False)
+            if v.shape[0] == len(ids):
+                return ids, v
+        except (OSError, ValueError):
+            pass  # a damaged cache is recomputed
+    v = text_vectors(catalog_texts(products, ids))
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f"catalog_vectors.{os.getpid()}.tmp.npy"
+    np.save(tmp, v, allow_pickle=False)
+    os.replace(tmp, path)
+    return ids, v
+
+
+def similar_products(ws, name: str, product_id: str, *, examples=None, k: int = 5) -> pd.DataFrame:
+    """The ``k`` products of the dataset whose text reads most like ``product_id`` (same category first),
+    and what each did at the product's current age: product_id, title, category, similarity (cosine),
+    stage_then (its hindsight label at that age; -1 unknown), level_then (units relative to its peak so
+    far at that age), age_weeks (the product's age). Empty when the product is unknown."""
+    from .features import build_examples
+
+    ids, vectors = catalog_vectors(ws, name)
+    if product_id not in ids:
+        return pd.DataFrame(columns=["product_id", "title", "category", "similarity", "stage_then", "level_then"])
+    products = ws.load_table(name, "products").drop_duplicates("product_id").set_index("product_id").reindex(ids)
+    cats = products["category"].fillna("").astype("str").to_numpy() if "category" in products else np.full(len(ids), "")
+    i = ids.get_loc(product_id)
+    nb = neighbours(vectors, cats, np.arange(len(ids)), k=k + 1, only=np.array([i]))[0]
+    nb = [j for j in nb if j >= 0 and j != i][:k]
+    ex = examples or build_examples(ws, name, with_text=False)
+    f = ex.frame[["product_id", "age", "stage", "ratio_to_max"]]
+    own = f[f["product_id"] == product_id]
+    age = float(own["age"].max()) if len(own) else 0.0
+    rows = []
+    for j in nb:
+        pid = ids[j]
+        hist = f[f["product_id"] == pid]
+        at = hist.iloc[(hist["age"] - age).abs().argsort()[:1]] if len(hist) else hist
+        rows.append(
+            {
+                "product_id": pid,
+                "title": products["title"].iloc[j] if "title" in products else pid,
+                "category": cats[j],
+                "similarity": round(float(vectors[i] @ vectors[j]), 3),
+                "stage_then": int(at["stage"].iloc[0]) if len(at) else -1,
+                "level_then": round(float(at["ratio_to_max"].iloc[0]), 3) if len(at) else np.nan,
+                "age_weeks": round(age, 1),
+            }
+        )
+    return pd.DataFrame(rows)

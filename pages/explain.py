@@ -222,6 +222,57 @@ if apply or st.session_state.get(f"{ns}.applied"):
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 st.divider()
+st.subheader(tr("explain.similar"))
+with st.spinner(tr("explain.similar_computing")):
+    like = data.similar(
+        str(ws.root), info.name, info.id, str(pid), json.dumps(model.training.get("labels") or {}, sort_keys=True)
+    )
+if like.empty:
+    st.caption(tr("explain.similar_none"))
+else:
+    known = like[like["stage_then"] >= 0]
+    if len(known):
+        top = int(known["stage_then"].mode().iloc[0])
+        n_top = int((known["stage_then"] == top).sum())
+        st.caption(
+            tr(
+                "explain.similar_summary",
+                stage=STAGES[top],
+                n=n_top,
+                k=len(like),
+                weeks=f"{like['age_weeks'].iloc[0]:.0f}",
+            )
+        )
+    shown = like.assign(
+        **{"#": range(1, len(like) + 1)},
+        stage_then=[STAGES[int(s)] if s >= 0 else "–" for s in like["stage_then"]],
+        level_then=like["level_then"].map(lambda v: f"{v:.0%}" if v == v else "–"),
+    )
+    st.dataframe(
+        shown[["#", "product_id", "title", "category", "similarity", "stage_then", "level_then"]].rename(
+            columns={
+                "product_id": tr("common.product"),
+                "title": tr("explain.similar_title"),
+                "category": tr("explain.similar_category"),
+                "similarity": tr("explain.similar_similarity"),
+                "stage_then": tr("explain.similar_stage_then"),
+                "level_then": tr("explain.similar_level_then"),
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+
+    def _open(product: str) -> None:
+        # Runs before the next script run, when the picker's state may still be set.
+        st.session_state["explain_search"] = product
+        st.session_state["explain_product"] = product
+
+    cols = st.columns(len(like))
+    # Button labels render markdown, so they carry the row number, never the (data) product id.
+    for n, (col, other) in enumerate(zip(cols, like["product_id"], strict=True), 1):
+        col.button(tr("explain.similar_open", n=n), key=f"open_like.{other}", on_click=_open, args=(str(other),))
+
 with st.expander(tr("explain.correct"), expanded=False):
     # A merchandiser who knows better sets the stage; it is a label for training and the label report,
     # stored in the workspace with who and when. Nothing here is rendered as markdown (ids are data).

@@ -27,10 +27,15 @@ def demo_dir(tmp_path_factory) -> Path:
 
 
 def snapshot(ws: Workspace) -> dict:
-    """Everything observable in a workspace: each file's hash (the database excluded) and every catalog row."""
+    """Everything observable in a workspace: each file's hash (the database and cache/, derived data that
+    may be rebuilt at any time, excluded) and every catalog row."""
     files = {}
     for p in sorted(ws.root.rglob("*")):
-        if p.is_file() and not p.name.startswith("lifecycle.sqlite"):
+        if (
+            p.is_file()
+            and not p.name.startswith("lifecycle.sqlite")
+            and "cache" not in p.relative_to(ws.root).parts[:1]
+        ):
             files[str(p.relative_to(ws.root))] = hashlib.sha256(p.read_bytes()).hexdigest()
     con = sqlite3.connect(ws.db_path)
     try:

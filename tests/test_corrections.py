@@ -110,7 +110,7 @@ def test_correct_command_sets_lists_and_undoes(demo, capsys):
 
 
 @pytest.mark.slow
-def test_explain_page_stores_a_correction_and_undoes_it(tmp_path, monkeypatch):
+def test_explain_page_stores_a_correction_undoes_it_and_opens_a_similar_product(tmp_path, monkeypatch):
     ws = demo_workspace(tmp_path, 16, 40, seed=3)
     train_tiny_and_score(ws, "m")
     monkeypatch.setenv("LIFECYCLE_WORKSPACE", str(ws.root))
@@ -130,3 +130,11 @@ def test_explain_page_stores_a_correction_and_undoes_it(tmp_path, monkeypatch):
     undo.click().run()
     assert not at.exception and ws.stage_labels("demo").empty
     np.testing.assert_equal(len(ws.stage_labels("demo", include_undone=True)), 1)
+    # Products like this one: a table of analogs; "Open #1" shows the first of them.
+    assert any("Products like this one" in h.value for h in at.subheader)
+    assert any("Text similarity" in list(d.value.columns) for d in at.dataframe)
+    before = at.selectbox(key="explain_product").value
+    next(b for b in at.button if b.label == "Open #1").click().run()
+    assert not at.exception, at.exception
+    after = at.selectbox(key="explain_product").value
+    assert after != before

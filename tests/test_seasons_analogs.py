@@ -117,3 +117,20 @@ def test_ablation_command_runs_on_a_small_demo(tmp_path, capsys):
     assert "cold start" in res["product"]["slices"]
     assert cli.main(["evaluate", "--workspace", str(ws.root), "--dataset", "demo", "--ablation"]) == 0
     assert "+ text components" in capsys.readouterr().out
+
+
+def test_similar_products_read_like_it_never_itself_and_the_vectors_are_kept(tmp_path):
+    from lifecycle_core.analogs import similar_products
+
+    ws = demo_workspace(tmp_path, 30, 30, seed=6)
+    products = ws.load_table("demo", "products")
+    pid = products["product_id"].iloc[0]
+    like = similar_products(ws, "demo", pid, k=4)
+    assert len(like) == 4 and pid not in set(like["product_id"])
+    cat = products.set_index("product_id")["category"]
+    same = (like["category"] == cat[pid]).to_numpy()
+    assert not (~same[:-1] & same[1:]).any()  # its own category comes first, most similar first
+    assert (np.diff(like["similarity"].to_numpy()[same]) <= 1e-6).all()
+    cache = next((ws.root / "cache").rglob("catalog_vectors.npy"))
+    assert np.load(cache, allow_pickle=False).shape[0] == len(products)
+    assert similar_products(ws, "demo", "no-such-product").empty

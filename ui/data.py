@@ -158,3 +158,13 @@ def product_behaviour(ws_root: str, name: str, dataset_id: str, model_name: str 
 
     held = stages(ws_root, name, dataset_id, model_name, stamp)
     return product_detail(Workspace(ws_root), name, product, held)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def similar(ws_root: str, name: str, dataset_id: str, product: str, rules: str) -> pd.DataFrame:
+    """The products whose text reads most like ``product`` and what they did at its age (analogs.py);
+    the catalog's text vectors are computed once per dataset version and kept in the workspace."""
+    from lifecycle_core.analogs import similar_products
+
+    ex = examples(ws_root, name, dataset_id, rules)
+    return similar_products(Workspace(ws_root), name, product, examples=ex)
