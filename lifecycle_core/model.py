@@ -253,11 +253,15 @@ class LifecycleModel:
         training: dict | None = None,
         metrics: dict | None = None,
         fingerprint: str = "",
+        temperature: float = 1.0,
     ):
         self.net, self.tokenizer, self.scaler, self.config = net, tokenizer, scaler, config
         self.training = training or {}
         self.metrics = metrics or {}
         self.fingerprint = fingerprint
+        # Stage logits are divided by this before the softmax (calibration.py; fitted on validation rows
+        # by train, 1.0 for models saved before calibration existed). It never changes the argmax.
+        self.temperature = float(temperature)
 
     @classmethod
     def create(cls, config: ModelConfig, scaler: FeatureScaler, *, encoder: nn.Module | None = None, tokenizer=None):
@@ -345,7 +349,7 @@ class LifecycleModel:
         for i in range(0, len(idx), batch_size):
             e = embeddings[idx[i : i + batch_size]].to(self.device)
             logits, d = self.net.heads(e, feats[i : i + batch_size].to(self.device))
-            probs.append(torch.softmax(logits.float(), -1).cpu().numpy())
+            probs.append(torch.softmax(logits.float() / self.temperature, -1).cpu().numpy())
             demand.append(torch.expm1(d.float().clamp(min=0)).cpu().numpy())
         if not probs:
             return np.zeros((0, len(Stage))), np.zeros(0)
@@ -394,6 +398,7 @@ class LifecycleModel:
             training=self.training,
             metrics=self.metrics,
             fingerprint=self.fingerprint,
+            temperature=self.temperature,
         )
 
     def predict_proba(self, texts: list[str], X: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
@@ -447,6 +452,7 @@ class LifecycleModel:
             "training": self.training,
             "metrics": self.metrics,
             "data_fingerprint": self.fingerprint,
+            "calibration": {"temperature": self.temperature, "method": "temperature scaling on validation rows"},
         }
         (out / "config.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
         return out
@@ -481,4 +487,5 @@ class LifecycleModel:
             training=meta.get("training"),
             metrics=meta.get("metrics"),
             fingerprint=meta.get("data_fingerprint", ""),
+            temperature=float((meta.get("calibration") or {}).get("temperature", 1.0)),
         )

@@ -25,6 +25,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from . import text_segments
+from .calibration import apply_temperature, fit_temperature
 from .evaluate import classification_metrics
 from .features import FEATURES, build_examples
 from .labeling import LabelRules
@@ -583,12 +584,14 @@ def train(
             progress(min(0.99, done), msg)
 
     evaluations: dict[int, dict] = {}  # step -> full validation metrics, so the kept one is not recomputed
+    scored: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # step -> (validation probabilities, labels)
 
     def compute_metrics(pred) -> dict:
         logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
         proba = torch.softmax(torch.as_tensor(logits, dtype=torch.float32), -1).numpy()
         m = classification_metrics(pred.label_ids, proba)
         evaluations[trainer.state.global_step] = m
+        scored[trainer.state.global_step] = (proba, np.asarray(pred.label_ids))
         return {"macro_f1": m["macro_f1"], "accuracy": m["accuracy"], "ece": m["ece"]}
 
     trainer = _local_eval_trainer()(
@@ -616,13 +619,15 @@ def train(
     model.merge_adapters()
     best = trainer.state.best_model_checkpoint
     metrics = evaluations.get(int(best.rsplit("-", 1)[1])) if best else None
-    if metrics is None:  # resumed past the kept evaluation: score the validation rows again
+    val_scored = scored.get(int(best.rsplit("-", 1)[1])) if best else None
+    if metrics is None or val_scored is None:  # resumed past the kept evaluation: score the validation rows again
         progress(0.99, "scoring the validation split")
         if embeddings is not None:
             proba = model.predict_from_embeddings(embeddings, text_id[val_idx], X[val_idx])[0]
         else:
             proba = model.predict_proba(ex.texts[text_id[val_idx]].tolist(), X[val_idx])
         metrics = classification_metrics(y[val_idx], proba)
+        val_scored = (proba, y[val_idx])
     text_part = "on"
     if signals_f1 is not None and cfg.freeze_signals and signals_f1 > metrics["macro_f1"]:
         # Early stopping includes the starting point: when no evaluation with the text beat the signals
@@ -636,7 +641,17 @@ def train(
             torch.zeros((1, model.net.hidden_size)), np.zeros(len(val_idx), dtype=np.int64), X[val_idx]
         )[0]
         metrics = classification_metrics(y[val_idx], proba)
+        val_scored = (proba, y[val_idx])
         progress(0.995, f"text part {text_part}")
+    # Temperature scaling on the validation rows: confidence towards accuracy, the argmax unchanged.
+    model.temperature = fit_temperature(*val_scored)
+    uncalibrated_ece = metrics["ece"]
+    metrics = classification_metrics(val_scored[1], apply_temperature(val_scored[0], model.temperature))
+    metrics["ece_uncalibrated"] = uncalibrated_ece
+    metrics["temperature"] = round(model.temperature, 4)
+    progress(
+        0.997, f"calibrated: temperature {model.temperature:.3f}, validation ECE {uncalibrated_ece} -> {metrics['ece']}"
+    )
     model.metrics = {"validation": metrics}
     model.training = {
         "train": cfg.to_dict(),
