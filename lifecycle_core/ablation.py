@@ -24,7 +24,7 @@ from .evaluate import COLD_START_WEEKS, classification_metrics
 from .features import FEATURES, build_examples
 from .labeling import LabelRules
 from .seasons import SEASON_FEATURES, season_features
-from .splits import TEST, TRAIN, SplitConfig, product_split, time_layout, time_split
+from .splits import TEST, TRAIN, SplitConfig, product_split, time_split_described
 
 N_COMPONENTS = 8
 TEXT_COMPONENTS = tuple(f"text_pc_{i}" for i in range(N_COMPONENTS))
@@ -97,12 +97,10 @@ def ablation(
     T = panel.shape[1]
     horizon = ex.labels.rules.horizon
     pids = frame["product_id"].to_numpy()
-    splits = {"product": (product_split(pids, config=split_config), "product split")}
-    try:
-        layout = time_layout(T, horizon=horizon, config=split_config).describe()
-        splits["time"] = (time_split(cols, T, horizon=horizon, config=split_config, product_ids=pids), layout)
-    except ValueError as exc:
-        splits["time"] = (np.full(len(frame), "gap", dtype=object), str(exc))
+    splits = {
+        "product": (product_split(pids, config=split_config), "product split"),
+        "time": time_split_described(cols, T, horizon=horizon, product_ids=pids, config=split_config),
+    }
     result = {
         "dataset": name,
         "period": panel.period,

@@ -18,7 +18,7 @@ import pandas as pd
 from .baselines import BASELINES
 from .features import FEATURES, FeatureConfig, build_examples
 from .labeling import LabelRules
-from .splits import GAP, TEST, TRAIN, VAL, SplitConfig, product_split, time_layout, time_split
+from .splits import TEST, TRAIN, VAL, SplitConfig, product_split, time_split_described
 from .stages import Stage
 
 N_STAGES = 4
@@ -166,13 +166,10 @@ def evaluate_dataset(
     labeled = frame["stage"].to_numpy() >= 0
     T = ex.labels.panel.shape[1]
     pids = frame["product_id"].to_numpy()
-    try:
-        layout = time_layout(T, horizon=rules.horizon, config=split_config)
-        ts = time_split(frame["t"].to_numpy(), T, horizon=rules.horizon, config=split_config, product_ids=pids)
-        time_note = layout.describe()
-    except ValueError as exc:  # too short a history: the time split is reported empty, the product split runs
-        ts = np.full(len(frame), GAP, dtype=object)
-        time_note = str(exc)
+    # Too short a history for a time split: it is reported empty with the reason; the product split runs.
+    ts, time_note = time_split_described(
+        frame["t"].to_numpy(), T, horizon=rules.horizon, product_ids=pids, config=split_config
+    )
     ps = product_split(pids, config=split_config)
     drop = None
     if exclude_anomalies:

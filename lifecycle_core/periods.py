@@ -151,6 +151,11 @@ def infer_rhythm(product_ids: pd.Series, dates: pd.Series, *, events: bool = Fal
         return Rhythm(
             "W", "weekly", f"{on_weekday:.0%} of dates are a {day.day_name()}, a week or more apart", on_weekday
         )
+    if len(gaps) and weekly_gaps >= GRID_SHARE and np.median(gaps) >= 7:
+        # Each product on its own weekday (stores closing their weeks on different days): still weeks.
+        return Rhythm(
+            "W", "weekly", f"{weekly_gaps:.0%} of each product's consecutive dates are whole weeks apart", weekly_gaps
+        )
     daily = float((gaps == 1).mean()) if len(gaps) else 0.0
     return Rhythm(
         "D", "daily", f"dates on {weekday.size} weekdays, {daily:.0%} of consecutive dates one day apart", 1.0

@@ -181,3 +181,16 @@ def split_rows(
     if kind != "time":
         raise ValueError(f"split must be 'time' or 'product', got {kind!r}")
     return time_split(t, n_periods, horizon=horizon, config=config, product_ids=product_ids)
+
+
+def time_split_described(
+    t: np.ndarray, n_periods: int, *, horizon: int, product_ids: np.ndarray, config: SplitConfig | None = None
+) -> tuple[np.ndarray, str]:
+    """(``time_split`` of the rows, its layout in words); a history too short for any time split gives
+    every row GAP and the reason (how many more periods are needed), so reports can go on without it."""
+    try:
+        layout = time_layout(n_periods, horizon=horizon, config=config)
+    except ValueError as exc:
+        return np.full(len(t), GAP, dtype=object), str(exc)
+    split = time_split(t, n_periods, horizon=horizon, config=config, product_ids=product_ids)
+    return split, layout.describe()

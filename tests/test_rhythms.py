@@ -58,6 +58,13 @@ def test_a_few_stray_dates_do_not_change_a_monthly_rhythm():
     assert r.period == "M" and r.share < 1
 
 
+def test_weeks_closed_on_different_weekdays_per_product_are_weekly():
+    a = pd.date_range("2023-01-01", periods=30, freq="W-SUN")
+    b = pd.date_range("2023-01-04", periods=30, freq="W-WED")
+    r = _rhythm(list(a) + list(b), ["A"] * 30 + ["B"] * 30)
+    assert (r.period, r.kind) == ("W", "weekly"), r.evidence
+
+
 def test_invoice_lines_are_weekly_events():
     r = infer_rhythm(
         pd.Series(["A", "A"]), pd.to_datetime(pd.Series(["2024-01-01 10:00", "2024-01-01 11:00"])), events=True
