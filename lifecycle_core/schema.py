@@ -102,8 +102,23 @@ def _date(name: str, required: bool, extra: tuple[str, ...] = ()) -> Field:
             "周",
             "统计日期",
             "销售日期",
+            # Monthly and weekly exports name the period rather than a date.
+            "month",
+            "year month",
+            "yearmonth",
+            "sales month",
+            "month start",
+            "period start",
+            "week ending",
+            "week end",
+            "月份",
+            "年月",
+            "统计月份",
+            "销售月份",
+            "统计周期",
+            "周期",
         ),
-        doc="ISO (2024-03-05), day-first (05/03/2024) or an Excel serial number",
+        doc="ISO (2024-03-05), day-first (05/03/2024), a month (2024-03, Mar 2024, 2024年3月) or an Excel serial number",
     )
 
 

@@ -302,3 +302,12 @@ def test_quarterly_data_is_refused_with_a_reason(tmp_path):
     problem = exc.value.report.errors[0]
     assert problem.code == "period_finer_than_data" and problem.message.startswith("quarterly data")
     assert problem.expected == "sales per day, week or month"
+
+
+def test_a_monthly_export_with_a_month_column_and_month_names_ingests(tmp_path):
+    months = pd.date_range("2022-01-01", periods=14, freq="MS").strftime("%b %Y")
+    table = pd.DataFrame({"商品编号": np.repeat(["A1", "B2"], 14), "月份": list(months) * 2, "销量": 40})
+    ws = Workspace(tmp_path / "ws")
+    info = ingest(ws, "m", [SourceFile("月度销量.csv", table.to_csv(index=False).encode("gbk"))])
+    assert info.period == "M" and info.counts["periods"] == 14
+    assert info.sources[0]["mapping"]["月份"] == "date"
