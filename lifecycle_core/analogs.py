@@ -200,12 +200,15 @@ def similar_products(ws, name: str, product_id: str, *, examples=None, k: int = 
     nb = [j for j in nb if j >= 0 and j != i][:k]
     ex = examples or build_examples(ws, name, with_text=False)
     f = ex.frame[["product_id", "age", "stage", "ratio_to_max"]]
-    own = f[f["product_id"] == product_id]
+    # One pass over the (possibly millions of) rows for the product and its analogs, then small groups.
+    wanted = {product_id, *(ids[j] for j in nb)}
+    groups = dict(tuple(f[f["product_id"].isin(wanted)].groupby("product_id", sort=False)))
+    own = groups.get(product_id, f.iloc[:0])
     age = float(own["age"].max()) if len(own) else 0.0
     rows = []
     for j in nb:
         pid = ids[j]
-        hist = f[f["product_id"] == pid]
+        hist = groups.get(pid, f.iloc[:0])
         at = hist.iloc[(hist["age"] - age).abs().argsort()[:1]] if len(hist) else hist
         rows.append(
             {
