@@ -124,38 +124,131 @@ def analog_features(
     the share of analogs in each stage at that age, their median level relative to their peak so far,
     and the median age of their peak minus the row's age (weeks; negative once the analogs had peaked).
     NaN where no analog has a training row at that age."""
-    wpp = weeks_per_period(period)
-    rows = frame["row"].to_numpy()
-    age_p = np.rint(frame["age"].to_numpy(dtype=float) / wpp).astype(np.int64)
+    stage, level, peak_age = _curves_by_age(frame, train, n_products, period)
+    return _read_analogs(frame, nbrs[frame["row"].to_numpy()], stage, level, peak_age, period)
+
+
+def _ages(frame: pd.DataFrame, period: str) -> np.ndarray:
+    return np.rint(frame["age"].to_numpy(dtype=float) / weeks_per_period(period)).astype(np.int64)
+
+
+def _curves_by_age(frame: pd.DataFrame, train: np.ndarray, n: int, period: str):
+    """Per product (``row``): its training label and level at each age in periods, and the age (weeks) of
+    its best 4-week level among its training rows; -1 / NaN where it has no training row."""
+    rows, age_p = frame["row"].to_numpy(), _ages(frame, period)
     A = int(age_p.max()) + 1 if len(age_p) else 1
-    stage = np.full((n_products, A), -1, dtype=np.int8)
-    level = np.full((n_products, A), np.nan)
-    tr_rows, tr_age = rows[train], age_p[train]
-    stage[tr_rows, tr_age] = frame["stage"].to_numpy()[train]
-    level[tr_rows, tr_age] = frame["ratio_to_max"].to_numpy(dtype=float)[train]
-    # Each analog's peak: the age of its best 4-week level among its training rows.
-    peak_age = np.full(n_products, np.nan)
+    stage = np.full((n, A), -1, dtype=np.int8)
+    level = np.full((n, A), np.nan, dtype=np.float32)
+    stage[rows[train], age_p[train]] = frame["stage"].to_numpy()[train]
+    level[rows[train], age_p[train]] = frame["ratio_to_max"].to_numpy(dtype=float)[train]
+    peak_age = np.full(n, np.nan, dtype=np.float32)
     if train.any():
         t = frame.loc[train, ["row", "age", "log_units_4"]]
         best = t.sort_values(["row", "log_units_4"], ascending=[True, False], kind="stable").drop_duplicates("row")
         peak_age[best["row"].to_numpy()] = best["age"].to_numpy(dtype=float)
-    nb = nbrs[rows]  # (n, k)
-    valid = nb >= 0
+    return stage, level, peak_age
+
+
+def _read_analogs(frame, nb, stage, level, peak_age, period) -> dict[str, np.ndarray]:
+    """ANALOG_FEATURES of each row of ``frame`` from its analogs ``nb`` (n, k) (indices into the curve
+    tables, -1 none); an age beyond the tables' longest reads as unknown."""
+    age_p = _ages(frame, period)
+    A = stage.shape[1]
+    inside = age_p < A
+    age_c = np.minimum(age_p, A - 1)[:, None]
+    valid = (nb >= 0) & inside[:, None]
     nb0 = np.where(valid, nb, 0)
-    st = np.where(valid, stage[nb0, age_p[:, None]], -1)
+    st = np.where(valid, stage[nb0, age_c], -1)
     labeled = (st >= 0).sum(axis=1)
     out = {}
     for s, name in enumerate(ANALOG_FEATURES[:4]):
         share = (st == s).sum(axis=1) / np.maximum(labeled, 1)
         out[name] = np.where(labeled > 0, share, np.nan)
-    lv = np.where(valid, level[nb0, age_p[:, None]], np.nan)
-    pk = np.where(valid, peak_age[nb0], np.nan)
+    lv = np.where(valid, level[nb0, age_c], np.nan)
+    pk = np.where(nb >= 0, peak_age[np.where(nb >= 0, nb, 0)], np.nan)
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no analog has that age
         out["analog_level"] = np.nanmedian(lv, axis=1)
         out["analog_weeks_to_peak"] = np.nanmedian(pk, axis=1) - frame["age"].to_numpy(dtype=float)
+    return out
+
+
+class AnalogReference:
+    """The training products a model may take as analogs, kept with the model: their text vectors,
+    categories, and what each did at each age (labels and levels from training rows only). Scoring
+    any dataset later (the next month's export) finds each product's analogs among them, by text.
+
+    Saved as safetensors arrays + JSON (ids, categories); nothing is pickled."""
+
+    def __init__(self, ids, categories, vectors, stage, level, peak_age, period: str, k: int = 10):
+        self.ids = [str(x) for x in ids]
+        self.categories = np.asarray(categories, dtype=object).astype(str)
+        self.vectors = np.asarray(vectors, dtype=np.float32)
+        self.stage, self.level = np.asarray(stage, dtype=np.int8), np.asarray(level, dtype=np.float32)
+        self.peak_age, self.period, self.k = np.asarray(peak_age, dtype=np.float32), period, int(k)
+
+    @classmethod
+    def from_training(cls, frame, train, product_ids, vectors, categories, period: str, *, k: int = 10):
+        """From the rows ``train`` (n,) of ``frame`` (see analog_features); ``product_ids``, ``vectors``
+        and ``categories`` are per product index (``row``). Only products with a training row are kept."""
+        stage, level, peak_age = _curves_by_age(frame, np.asarray(train, bool), len(product_ids), period)
+        keep = np.unique(frame["row"].to_numpy()[np.asarray(train, bool)])
+        return cls(
+            np.asarray(product_ids)[keep],
+            np.asarray(categories)[keep],
+            np.asarray(vectors)[keep],
+            stage[keep],
+            level[keep],
+            peak_age[keep],
+            period,
+            k=k,
+        )
+
+    def features(self, frame, product_ids, vectors, categories) -> dict[str, np.ndarray]:
+        """ANALOG_FEATURES for the rows of ``frame`` (``row`` indexes ``product_ids``/``vectors``/
+        ``categories``): each product's k most similar reference products, never itself (by id)."""
+        n = len(product_ids)
+        both = np.concatenate([np.asarray(vectors, np.float32), self.vectors])
+        cats = np.concatenate([np.asarray(categories, dtype=object).astype(str), self.categories])
+        # Candidates live after the scored products; a reference product that is also being scored is
+        # excluded from its own list by id below.
+        nb = neighbours(both, cats, np.arange(n, n + len(self.ids)), k=self.k + 1, only=np.arange(n))
+        own = pd.Index(self.ids).get_indexer(pd.Index([str(p) for p in product_ids]))
+        nb = np.where(nb >= 0, nb - n, -1)
+        nb[nb == own[:, None]] = -1
+        nb = _drop_and_keep(nb, self.k)
+        return _read_analogs(frame, nb[frame["row"].to_numpy()], self.stage, self.level, self.peak_age, self.period)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"vectors": self.vectors, "stage": self.stage, "level": self.level, "peak_age": self.peak_age}
+
+    def meta(self) -> dict:
+        return {"ids": self.ids, "categories": self.categories.tolist(), "period": self.period, "k": self.k}
+
+    @classmethod
+    def from_saved(cls, arrays: dict, meta: dict) -> AnalogReference:
+        return cls(
+            meta["ids"],
+            meta["categories"],
+            arrays["vectors"],
+            arrays["stage"],
+            arrays["level"],
+            arrays["peak_age"],
+            meta["period"],
+            k=meta["k"],
+        )
+
+
+def _drop_and_keep(nb: np.ndarray, k: int) -> np.ndarray:
+    """The first k entries of each row that are not -1, in order (-1 padding)."""
+    out = np.full((len(nb), k), -1, dtype=np.int64)
+    for j in range(nb.shape[1]):
+        col = nb[:, j]
+        filled = (out >= 0).sum(axis=1)
+        put = (col >= 0) & (filled < k)
+        out[np.flatnonzero(put), filled[put]] = col[put]
     return out
 
 

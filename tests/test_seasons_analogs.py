@@ -112,11 +112,19 @@ def test_ablation_command_runs_on_a_small_demo(tmp_path, capsys):
     res = json.loads(capsys.readouterr().out)
     for kind in ("time", "product"):
         test = res[kind]["slices"]["test"]
-        assert test["n"] > 0 and {"gbm", "+ seasons", "+ analogs", "+ text components"} <= set(test)
+        assert test["n"] > 0 and {
+            "gbm",
+            "signals",
+            "+ seasons",
+            "+ analogs",
+            "+ catalog text",
+            "full",
+            "full, no text",
+        } <= set(test)
         assert all(0 <= test[v]["macro_f1"] <= 1 for v in res["variants"])
     assert "cold start" in res["product"]["slices"]
     assert cli.main(["evaluate", "--workspace", str(ws.root), "--dataset", "demo", "--ablation"]) == 0
-    assert "+ text components" in capsys.readouterr().out
+    assert "+ reviews and searches" in capsys.readouterr().out
 
 
 def test_similar_products_read_like_it_never_itself_and_the_vectors_are_kept(tmp_path):
