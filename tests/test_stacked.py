@@ -1,0 +1,155 @@
+"""The stacked stage model: cross-fitting, analogs, saving without pickle, scoring and explanations."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from transformers import AutoTokenizer
+
+from lifecycle_core.analogs import AnalogReference
+from lifecycle_core.explain import explain_inputs, product_inputs
+from lifecycle_core.model import default_encoder_path
+from lifecycle_core.predict import load_model, model_dir, model_examples, score_dataset
+from lifecycle_core.stacked import K_FOLDS, PARTS, StackedModel, TextProjection, TextReader, product_folds
+from lifecycle_core.train import TrainConfig, train
+
+from .conftest import demo_workspace, tiny_bert
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    return demo_workspace(tmp_path_factory.mktemp("stacked"), 40, 60, seed=6)
+
+
+@pytest.fixture(scope="module")
+def reader():
+    tok = AutoTokenizer.from_pretrained(default_encoder_path())
+    return TextReader(encoder=tiny_bert(tok.vocab_size, seed=0), tokenizer=tok, max_length=32)
+
+
+@pytest.fixture(scope="module")
+def trained(small, reader, tmp_path_factory):
+    base = tmp_path_factory.mktemp("tiny")
+    reader.encoder.save_pretrained(base)
+    reader.tokenizer.save_pretrained(base)
+    res = train(small, "demo", TrainConfig(base_model=str(base)), output_dir=small.root / "models" / "st")
+    return res, base
+
+
+def test_folds_keep_every_product_in_one_fold():
+    pids = np.array(["a", "b", "a", "c", "b", "d", "e", "f"])
+    f = product_folds(pids)
+    for p in np.unique(pids):
+        assert len(set(f[pids == p])) == 1
+    assert set(f) <= set(range(K_FOLDS))
+
+
+def test_a_fold_classifier_never_saw_the_products_it_scores():
+    rng = np.random.default_rng(0)
+    n, D = 300, 9
+    V = rng.normal(size=(n, D)).astype(np.float32)
+    text_id = np.arange(n)
+    pids = np.array([f"P{i // 3}" for i in range(n)])
+    y = rng.integers(0, 4, n)
+    folds = product_folds(pids)
+    w = np.ones(4)
+    a = TextProjection({})
+    a.fit_classifiers(V, text_id, y, folds, w)
+    # Change every label of fold 0's products: the fold-0 classifier (which scores them) stays the same,
+    # the others (which trained on them) change.
+    y2 = y.copy()
+    y2[folds == 0] = (y2[folds == 0] + 1) % 4
+    b = TextProjection({})
+    b.fit_classifiers(V, text_id, y2, folds, w)
+    np.testing.assert_allclose(a.probabilities(V, fold=0), b.probabilities(V, fold=0), atol=1e-6)
+    assert not np.allclose(a.probabilities(V, fold=1), b.probabilities(V, fold=1), atol=1e-3)
+
+
+def test_analogs_are_training_products_and_never_the_product_itself():
+    frame = pd.DataFrame(
+        {
+            "row": [0, 0, 1, 1, 2, 2],
+            "age": [0.0, 1.0, 0.0, 1.0, 0.0, 1.0],
+            "stage": [0, 1, 0, 2, 3, 3],
+            "ratio_to_max": [0.2, 1.0, 0.3, 1.0, 1.0, 0.5],
+            "log_units_4": [1.0, 2.0, 1.0, 3.0, 3.0, 1.0],
+        }
+    )
+    ids = np.array(["A", "B", "C"])
+    vec = np.eye(3, dtype=np.float32)
+    vec[2] = vec[0]  # C reads exactly like A
+    cats = np.array(["x", "x", "x"])
+    train = np.array([True, True, True, True, False, False])  # C is a test-side product
+    ref = AnalogReference.from_training(frame, train, ids, vec, cats, "W", k=2)
+    assert ref.ids == ["A", "B"]
+    feats = ref.features(frame, ids, vec, cats)
+    # A's only possible analog is B (never itself): B was in Maturity at age 1.
+    assert feats["analog_maturity"][1] == 1.0
+    # C's analogs are A and B; C itself (Decline) is not a reference product.
+    assert feats["analog_decline"][5] == 0.0 and feats["analog_growth"][5] == 0.5
+
+
+def test_stacked_training_reports_its_parts_and_saves_no_pickle(trained):
+    res, _ = trained
+    folder = res.output_dir / "model"
+    files = {p.name for p in folder.iterdir()}
+    assert "config.json" in files and "booster.txt" in files
+    assert not any(n.endswith((".pkl", ".pickle", ".joblib", ".bin", ".pt")) for n in files)
+    meta = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    parts = meta["training"]["parts"]
+    assert parts["used"][0] == "signals"
+    assert set(parts["used"][1:]) | set(parts["left_out"]) == set(PARTS)
+    assert meta["training"]["model_kind"] == "stacked"
+    assert any("validation_macro_f1" in h for h in parts["selection"])
+    assert 0 < meta["calibration"]["temperature"] < 20 and meta["metrics"]["validation"]["n"] > 0
+
+
+def test_a_saved_stacked_model_scores_exactly_as_the_trained_one(small, trained):
+    res, _ = trained
+    loaded = load_model(model_dir(small, "st"))
+    assert isinstance(loaded, StackedModel)
+    a = score_dataset(small, "demo", res.model, examples=res.examples)
+    b = score_dataset(small, "demo", loaded)
+    cols = ["p_introduction", "p_growth", "p_maturity", "p_decline"]
+    cols = [c for c in a.columns if c in cols] or [c for c in a.columns if c.startswith("p_")]
+    assert len(a) == len(b) > 0 and cols
+    np.testing.assert_allclose(a[cols].to_numpy(), b[cols].to_numpy(), atol=1e-9)
+    np.testing.assert_allclose(a[cols].to_numpy().sum(1), 1.0, atol=1e-9)
+    assert (a["next_demand"] >= 0).all()
+
+
+def test_stacked_explanations_add_up(small, trained):
+    res, _ = trained
+    model = res.model
+    pid = str(res.examples.frame["product_id"].iloc[-1])
+    text, x, _ = product_inputs(small, "demo", model, pid)
+    assert len(x) == len(model.config.feature_names)
+    exp = explain_inputs(model, text, x, budget=24, feature_budget=200, cache=None)
+    np.testing.assert_allclose(exp.totals(), exp.probabilities, atol=1e-6)
+    assert exp.reads_text == model.reads_text()
+
+
+def test_model_examples_add_the_inputs_a_stacked_model_reads(small, trained):
+    res, _ = trained
+    ex = model_examples(small, "demo", res.model)
+    assert set(res.model.config.feature_names) <= set(ex.frame.columns)
+
+
+def test_explain_page_shows_a_stacked_model_with_its_words(small, trained, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from lifecycle_core.predict import predict_and_store
+
+    from .conftest import ROOT
+
+    predict_and_store(small, "st", "demo")
+    monkeypatch.setenv("LIFECYCLE_WORKSPACE", str(small.root))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("pages/explain.py").run()
+    assert not at.exception, at.exception
+    assert any("Why" in h.value for h in at.subheader)
+    assert any("Products like this one" in h.value for h in at.subheader)
