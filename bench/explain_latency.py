@@ -45,11 +45,11 @@ def reading_model(folder: Path):
 
     from safetensors.torch import load_file
 
-    from lifecycle_core.model import LifecycleModel
+    from lifecycle_core.predict import load_model
     from lifecycle_core.train import last_complete_checkpoint
 
-    model = LifecycleModel.load(folder)
-    if model.reads_text():
+    model = load_model(folder)
+    if model.reads_text() or getattr(model, "kind", "neural") == "stacked":
         return model
     last = last_complete_checkpoint(folder.parent / "checkpoints")
     if last is None:
@@ -95,13 +95,14 @@ def main() -> None:
     model = reading_model(folder)
     budget = a.budget or DEFAULT_BUDGET
     scorer = model.quantized() if a.int8 else model
-    print(f"max_length {model.config.max_length}, budget {budget} evaluations, int8 {a.int8}", flush=True)
+    print(
+        f"{getattr(model, 'kind', 'neural')} model, max_length {model.config.max_length}, budget {budget} evaluations, int8 {a.int8}",
+        flush=True,
+    )
 
-    from lifecycle_core.features import build_examples
-    from lifecycle_core.labeling import LabelRules
+    from lifecycle_core.predict import model_examples
 
-    rules = LabelRules(**model.training["labels"]) if model.training.get("labels") else LabelRules()
-    ex = build_examples(ws, name, rules)
+    ex = model_examples(ws, name, model)
     picks = ex.frame.iloc[np.random.default_rng(0).permutation(len(ex.frame))[: a.products]]
     times_a, times_b, rhos, overlaps, settled = [], [], [], [], []
     for pid, when in zip(picks["product_id"].astype(str), picks["period"].astype(str).str[:10], strict=True):

@@ -1,13 +1,15 @@
-"""Ablation: what each part of the stage model's inputs adds, on the test rows of honest splits.
+"""Ablation: what each part of the stacked stage model's inputs adds, on the test rows of honest splits.
 
     python -m lifecycle_core evaluate --workspace ws --dataset demo --ablation [--json]
 
-Gradient boosting is trained on the training rows of each split with a growing set of inputs:
-the causal signals alone (the gbm baseline), + seasons, + analog products (picked by text), + a few
-components of the product text's embedding. The last two are where the text enters: comparing
-"+ text components" with "+ seasons" is taking the text out. Each variant is scored on the test rows,
-on the cold-start slice (unseen products in their first 8 weeks) and by product age (0-7, 8-25 and 26+
-weeks), macro-F1 and ECE each.
+On the training rows of each split, boosting is trained with a growing set of inputs: the gbm baseline
+(scikit-learn, the causal signals), then LightGBM (the stacked model's booster, early-stopped on the
+split's validation rows, temperature-scaled on them) on the signals, + seasons, + analog products (picked by text), + catalog text
+components, + components of the reviews and search terms, + the cross-fitted text-only stage
+probabilities (the full model, every part). "full, no text" is the full model with the three text parts
+taken out: the price of ignoring the text. Each variant is scored on the test rows, on the cold-start
+slice (unseen products in their first 8 weeks) and by product age (0-7, 8-25 and 26+ weeks), macro-F1
+and ECE each. Analogs, text components and the text classifiers are fitted on training rows only.
 """
 
 from __future__ import annotations
@@ -18,21 +20,37 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from .analogs import ANALOG_FEATURES, analog_features, catalog_texts, neighbours, text_vectors
+from .analogs import ANALOG_FEATURES, AnalogReference, catalog_vectors
 from .baselines import GBMBaseline
+from .calibration import fit_temperature
 from .evaluate import COLD_START_WEEKS, classification_metrics
 from .features import FEATURES, build_examples
 from .labeling import LabelRules
-from .seasons import SEASON_FEATURES, season_features
-from .splits import TEST, TRAIN, SplitConfig, product_split, time_split_described
+from .seasons import SEASON_FEATURES
+from .splits import TEST, TRAIN, VAL, SplitConfig, product_split, time_split_described
+from .stacked import (
+    CATALOG_PCS,
+    TEXT_PROBS,
+    VOICE_PCS,
+    TextReader,
+    _softmax,
+    add_seasons,
+    fit_booster,
+    product_categories,
+)
 
-N_COMPONENTS = 8
-TEXT_COMPONENTS = tuple(f"text_pc_{i}" for i in range(N_COMPONENTS))
+_SIGNALS = FEATURES
+_SEASONS = _SIGNALS + SEASON_FEATURES
+_ANALOGS = _SEASONS + ANALOG_FEATURES
 VARIANTS = {
-    "gbm": FEATURES,
-    "+ seasons": FEATURES + SEASON_FEATURES,
-    "+ analogs": FEATURES + SEASON_FEATURES + ANALOG_FEATURES,
-    "+ text components": FEATURES + SEASON_FEATURES + ANALOG_FEATURES + TEXT_COMPONENTS,
+    "gbm": FEATURES,  # the baseline (scikit-learn HistGradientBoosting)
+    "signals": _SIGNALS,
+    "+ seasons": _SEASONS,
+    "+ analogs": _ANALOGS,
+    "+ catalog text": _ANALOGS + CATALOG_PCS,
+    "+ reviews and searches": _ANALOGS + CATALOG_PCS + VOICE_PCS,
+    "full": _ANALOGS + CATALOG_PCS + VOICE_PCS + TEXT_PROBS,
+    "full, no text": _ANALOGS,
 }
 AGE_BANDS = {"age 0-7": (0, 8), "age 8-25": (8, 26), "age 26+": (26, np.inf)}  # weeks
 
@@ -46,18 +64,6 @@ def _slices(frame: pd.DataFrame, split: np.ndarray, kind: str) -> dict[str, np.n
         out["cold start"] = test & (age < COLD_START_WEEKS)
     for name, (lo, hi) in AGE_BANDS.items():
         out[name] = test & (age >= lo) & (age < hi)
-    return out
-
-
-def _text_components(vectors: np.ndarray, fit_rows: np.ndarray, n: int) -> np.ndarray:
-    """(P, n) principal components of the product vectors, fitted on the training products only."""
-    from sklearn.decomposition import PCA
-
-    out = np.full((len(vectors), n), np.nan)
-    if len(fit_rows) <= n:
-        return out
-    pca = PCA(n_components=n, random_state=0).fit(vectors[fit_rows])
-    out[:] = pca.transform(vectors)
     return out
 
 
@@ -75,28 +81,25 @@ def ablation(
     Returns {"dataset", "period", "variants": {variant: columns count}, "time": {"layout", "slices":
     {slice: {"n", variant: metrics}}}, "product": {...}}; a split or slice without rows is reported
     with ``n`` 0 and no metrics."""
+    from .train_stacked import TEXT_COLUMNS, _text_inputs
+
     progress = progress or (lambda f, m: None)
     split_config = split_config or SplitConfig()
     progress(0.0, "building examples")
-    ex = build_examples(ws, name, rules, with_text=False)
+    ex = build_examples(ws, name, rules)
     panel = ex.labels.panel
-    frame = ex.frame.copy()
-    products = ws.load_table(name, "products")
-    cats = products.set_index("product_id")["category"] if "category" in products else None
-    seasons = season_features(panel, cats)
-    rows, cols = frame["row"].to_numpy(), frame["t"].to_numpy()
-    for k_, v in seasons.items():
-        frame[k_] = v[rows, cols]
+    frame = add_seasons(ws, name, ex)
     progress(0.1, f"reading the text of {len(panel.products):,} products")
-    vectors = text_vectors(catalog_texts(products, panel.products))
-    cat_arr = (
-        pd.Series(cats).reindex(panel.products).fillna("").astype("str").to_numpy()
-        if cats is not None
-        else np.full(len(panel.products), "")
-    )
+    ids, vectors = catalog_vectors(ws, name)
+    at = ids.get_indexer(pd.Index(panel.products.astype(str)))
+    vec = np.where(at[:, None] >= 0, vectors[np.maximum(at, 0)], 0.0).astype(np.float32)
+    cats = product_categories(ws, name, panel)
+    reader = TextReader()
+    cols = frame["t"].to_numpy()
     T = panel.shape[1]
     horizon = ex.labels.rules.horizon
     pids = frame["product_id"].to_numpy()
+    y = frame["stage"].to_numpy()
     splits = {
         "product": (product_split(pids, config=split_config), "product split"),
         "time": time_split_described(cols, T, horizon=horizon, product_ids=pids, config=split_config),
@@ -104,37 +107,45 @@ def ablation(
     result = {
         "dataset": name,
         "period": panel.period,
-        "labeled": int((frame["stage"] >= 0).sum()),
+        "labeled": int((y >= 0).sum()),
         "variants": {v: len(c) for v, c in VARIANTS.items()},
     }
     for i, kind in enumerate(("time", "product")):
         split, layout = splits[kind]
-        progress(0.2 + 0.4 * i, f"{kind} split: analogs and text components from the training rows")
-        train_rows = split == TRAIN
-        candidates = np.unique(rows[train_rows])
-        nb = neighbours(vectors, cat_arr, candidates, k=k)
+        progress(0.2 + 0.4 * i, f"{kind} split: analogs, text components and text classifiers from the training rows")
+        labeled = y >= 0
+        fit, val = labeled & (split == TRAIN), labeled & (split == VAL)
         f = frame.copy()
-        for k_, v in analog_features(f, train_rows, nb, len(panel.products), panel.period).items():
+        ref = AnalogReference.from_training(f, split == TRAIN, panel.products, vec, cats, panel.period, k=k)
+        for k_, v in ref.features(f, panel.products, vec, cats).items():
             f[k_] = v
-        pcs = _text_components(vectors, candidates, N_COMPONENTS)
-        for j, c in enumerate(TEXT_COMPONENTS):
-            f[c] = pcs[rows, j]
-        fit = train_rows & (f["stage"].to_numpy() >= 0)
         slices = _slices(f, split, kind)
         block = {"layout": layout, "slices": {s: {"n": int(m.sum())} for s, m in slices.items()}}
-        for variant, columns in VARIANTS.items():
-            if not fit.any() or not slices["test"].any():
-                continue
-            t0 = time.perf_counter()
-            model = GBMBaseline(columns=columns).fit(f.loc[fit], f.loc[fit, "stage"].to_numpy())
-            test = slices["test"]
-            proba = np.zeros((len(f), 4))
-            proba[test] = model.predict_proba(f.loc[test])
-            for s, m in slices.items():
-                if m.any():
-                    met = classification_metrics(f.loc[m, "stage"].to_numpy(), proba[m])
-                    block["slices"][s][variant] = {"macro_f1": met["macro_f1"], "ece": met["ece"]}
-            block.setdefault("seconds", {})[variant] = round(time.perf_counter() - t0, 1)
         result[kind] = block
+        if not fit.any() or not val.any() or not slices["test"].any() or len(np.unique(y[fit])) < 2:
+            continue
+        text, _ = _text_inputs(reader, ex, f["text_id"].to_numpy(), fit, labeled & ~fit, pids, y, lambda a, b: None)
+        for c in TEXT_COLUMNS:
+            f[c] = text[c].to_numpy()
+        test = slices["test"]
+        for variant, columns in VARIANTS.items():
+            t0 = time.perf_counter()
+            proba = np.zeros((len(f), 4))
+            if variant == "gbm":
+                model = GBMBaseline(columns=columns).fit(f.loc[fit], y[fit])
+                proba[test] = model.predict_proba(f.loc[test])
+            else:
+                cols_ = [c for c in columns if np.isfinite(f.loc[fit, c].to_numpy(dtype=float)).any()]
+                b = fit_booster(f.loc[fit, cols_].to_numpy(float), y[fit], f.loc[val, cols_].to_numpy(float), y[val])
+                # Temperature-scaled on the validation rows, as the stacked model is.
+                raw_va = np.asarray(b.predict(f.loc[val, cols_].to_numpy(float), raw_score=True))
+                temp = fit_temperature(_softmax(raw_va), y[val])
+                raw = np.asarray(b.predict(f.loc[test, cols_].to_numpy(float), raw_score=True))
+                proba[test] = _softmax(raw / temp)
+            for s_, m in slices.items():
+                if m.any():
+                    met = classification_metrics(y[m], proba[m])
+                    block["slices"][s_][variant] = {"macro_f1": met["macro_f1"], "ece": met["ece"]}
+            block.setdefault("seconds", {})[variant] = round(time.perf_counter() - t0, 1)
     progress(1.0, "done")
     return result

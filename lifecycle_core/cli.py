@@ -256,15 +256,14 @@ def cmd_correct(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_dataset
-    from .model import LifecycleModel
-    from .predict import model_dir
+    from .predict import load_model, model_dir
     from .store import Workspace
 
     ws = Workspace(args.workspace)
     if args.ablation:
         return _print_ablation(ws, args)
     try:
-        trained = {Path(m).name: LifecycleModel.load(model_dir(ws, m)) for m in args.model or []}
+        trained = {Path(m).name: load_model(model_dir(ws, m)) for m in args.model or []}
         res = evaluate_dataset(
             ws, args.dataset, rules=_rules(args), exclude_anomalies=args.exclude_anomalies, trained=trained
         )
@@ -385,6 +384,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         check_model_name(args.model_name)
         cfg = TrainConfig(
+            model_kind=args.model_kind,
             base_model=args.base_model or "",
             mode="frozen" if args.freeze_encoder else "lora" if args.lora else "full",
             train_layers=args.train_layers,
@@ -432,18 +432,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     if os.environ.get("RANK", "0") != "0":
         return EXIT_OK
     m = res.metrics
-    print(f"model {args.model_name!r} saved in {out / 'model'} after {res.steps} steps ({res.seconds:,.0f} s)")
+    unit = "boosting rounds" if cfg.model_kind == "stacked" else "steps"
+    print(f"model {args.model_name!r} saved in {out / 'model'} after {res.steps} {unit} ({res.seconds:,.0f} s)")
     print(f"  validation macro-F1 {m['macro_f1']}  accuracy {m['accuracy']}  ECE {m['ece']}")
+    parts = res.model.training.get("parts")
+    if parts:
+        left = f"; left out: {', '.join(parts['left_out'])}" if parts["left_out"] else ""
+        print(f"  reads: {', '.join(parts['used'])}{left}")
     return EXIT_OK
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from . import export
     from .embedding_store import EmbeddingStore
-    from .features import FEATURES, build_examples
-    from .labeling import LabelRules
     from .model import LifecycleModel
-    from .predict import model_dir, quantization_agreement, score_dataset, store_predictions
+    from .predict import load_model, model_dir, model_examples, quantization_agreement, score_dataset, store_predictions
     from .store import Workspace
 
     ws = Workspace(args.workspace)
@@ -452,8 +455,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    model = LifecycleModel.load(folder)
-    store = EmbeddingStore.for_model(folder, int8=args.int8)
+    model = load_model(folder)
+    neural = isinstance(model, LifecycleModel)
+    if args.int8 and not neural:
+        print("note: --int8 applies to the neural model; a stacked model scores with its booster as it is")
+    store = EmbeddingStore.for_model(folder, int8=args.int8) if neural else None
     started = time.perf_counter()
     preds = score_dataset(
         ws, args.dataset, model.quantized() if args.int8 else model, latest_only=args.latest, store=store
@@ -463,11 +469,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
         store_predictions(ws, args.model, args.dataset, preds)
     export.write(preds, args.out, sheet="predictions")
     print(f"{len(preds):,} predictions -> {args.out} ({seconds:,.1f} s{', int8' if args.int8 else ''})")
-    if args.int8:
-        ex = build_examples(ws, args.dataset, LabelRules.from_dict(model.training.get("labels")))
+    if args.int8 and neural:
+        ex = model_examples(ws, args.dataset, model)
         rows = ex.frame.sample(min(len(ex.frame), 2000), random_state=0)
         agree = quantization_agreement(
-            model, ex.texts[rows["text_id"].to_numpy()].tolist(), rows[list(FEATURES)].to_numpy(float)
+            model, ex.texts[rows["text_id"].to_numpy()].tolist(), rows[list(model.config.feature_names)].to_numpy(float)
         )
         print(
             f"  int8 vs fp32 on {agree['rows']:,} rows: same stage {agree['stage_agreement']:.1%}, "
@@ -507,13 +513,12 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from .explain import explain
-    from .model import LifecycleModel
-    from .predict import model_dir
+    from .predict import load_model, model_dir
     from .store import Workspace
 
     ws = Workspace(args.workspace)
     try:
-        model = LifecycleModel.load(model_dir(ws, args.model))
+        model = load_model(model_dir(ws, args.model))
         budget = {} if args.budget is None else {"budget": args.budget}  # None: the explainer's own default
         exp = explain(ws, args.dataset, model, args.product, args.period, **budget)
     except (FileNotFoundError, KeyError) as exc:
@@ -695,9 +700,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .train_config import TrainConfig
 
-    p = sub.add_parser("train", help="fine-tune the stage model on a dataset (Hugging Face Trainer)")
+    p = sub.add_parser("train", help="train the stage model on a dataset (stacked by default, or the neural network)")
     _dataset_args(p)
     p.add_argument("--model-name", required=True, help="folder name under WORKSPACE/models")
+    p.add_argument(
+        "--model-kind",
+        choices=["stacked", "neural"],
+        default="stacked",
+        help="stacked: gradient boosting over signals, seasons, analogs and the text (default, minutes); "
+        "neural: the fine-tuned transformer + signals network (the options below apply to it)",
+    )
     p.add_argument("--base-model", help="local folder or hub id (default: the packaged MiniLM)")
     p.add_argument("--epochs", type=float, default=TrainConfig().epochs)
     p.add_argument("--max-steps", type=int, default=-1, help="overrides --epochs when > 0")

@@ -211,13 +211,16 @@ def evaluate_dataset(
                 f"model {label!r} was trained with split {settings['split_config']}, not {split_config.to_dict()}: "
                 "its validation rows could be test rows here"
             )
+        from .predict import model_examples
+
+        mframe = model_examples(ws, name, model, examples=ex).frame  # + the season / analog inputs it reads
         if (settings.get("train") or {}).get("split", "time") == "product":
-            result["product_split"]["baselines"][label] = _score_trained(frame, ex.texts, ps, model)
+            result["product_split"]["baselines"][label] = _score_trained(mframe, ex.texts, ps, model)
             result["product_split"]["cold_start_first_8"]["baselines"][label] = _score_trained(
-                frame, ex.texts, early, model
+                mframe, ex.texts, early, model
             )
         else:
-            result["baselines"][label] = _score_trained(frame, ex.texts, ts, model)
+            result["baselines"][label] = _score_trained(mframe, ex.texts, ts, model)
     return result
 
 
@@ -227,7 +230,8 @@ def _score_trained(frame: pd.DataFrame, texts: np.ndarray, split: np.ndarray, mo
         return _skipped(0, "no labeled test rows on this split")
     t0 = time.perf_counter()
     rows = frame[test]
-    proba = model.predict_proba(texts[rows["text_id"].to_numpy()].tolist(), rows[list(FEATURES)].to_numpy(float))
+    X = rows[list(model.config.feature_names)].to_numpy(float)
+    proba = model.predict_proba(texts[rows["text_id"].to_numpy()].tolist(), X)
     m = classification_metrics(rows["stage"].to_numpy(), proba)
     m["seconds"] = round(time.perf_counter() - t0, 2)
     return m

@@ -61,6 +61,19 @@ FEATURE_LABELS = {
         "cart_rate_4": "add-to-cart rate",
         "order_rate_4": "order rate from carts",
         "category_level": "category sales level",
+        "season_sin": "time of year (sine)",
+        "season_cos": "time of year (cosine)",
+        "own_last_year": "own level a year ago vs its peak",
+        "cat_last_year": "category level a year ago",
+        "cat_ahead_last_year": "category trend ahead, last year",
+        "weeks_since_cat_peak": "weeks since the category's seasonal peak",
+        "weeks_to_cat_peak": "weeks to the category's seasonal peak",
+        "analog_introduction": "similar products in Introduction at this age",
+        "analog_growth": "similar products in Growth at this age",
+        "analog_maturity": "similar products in Maturity at this age",
+        "analog_decline": "similar products in Decline at this age",
+        "analog_level": "similar products' level vs their peak",
+        "analog_weeks_to_peak": "weeks until similar products peaked",
     },
     "zh": {
         "age": "上市以来的周数",
@@ -83,6 +96,19 @@ FEATURE_LABELS = {
         "cart_rate_4": "加购率",
         "order_rate_4": "加购转化率",
         "category_level": "品类销售水平",
+        "season_sin": "一年中的时间（正弦）",
+        "season_cos": "一年中的时间（余弦）",
+        "own_last_year": "去年同期自身水平（相对峰值）",
+        "cat_last_year": "去年同期品类水平",
+        "cat_ahead_last_year": "去年此后品类走势",
+        "weeks_since_cat_peak": "距品类旺季峰值已过周数",
+        "weeks_to_cat_peak": "距品类旺季峰值还有周数",
+        "analog_introduction": "相似商品同龄时处于初期的比例",
+        "analog_growth": "相似商品同龄时处于成长期的比例",
+        "analog_maturity": "相似商品同龄时处于成熟期的比例",
+        "analog_decline": "相似商品同龄时处于衰退期的比例",
+        "analog_level": "相似商品相对峰值的水平",
+        "analog_weeks_to_peak": "相似商品距峰值的周数",
     },
 }
 
@@ -377,11 +403,9 @@ def product_inputs(
 
     ``examples``: the dataset's features.Examples built with the model's label rules, when the caller
     keeps them (the dashboard does); otherwise they are built here."""
-    from .features import build_examples
-    from .labeling import LabelRules
+    from .predict import model_examples
 
-    rules = LabelRules.from_dict(model.training.get("labels"))
-    ex = examples if examples is not None else build_examples(ws, name, rules)
+    ex = model_examples(ws, name, model, examples=examples)
     f = ex.frame[ex.frame["product_id"].astype(str) == str(product)]
     if f.empty:
         raise KeyError(f"product {product!r} has no active period in dataset {name!r}")

@@ -391,7 +391,11 @@ def run_worker(ws, job_id: int) -> int:
 
         # Scored here, in the worker, so the Predictions page opens on finished results; the text vectors
         # are kept, so scoring the next version of the data encodes only its new texts.
-        store = EmbeddingStore.for_model(model_folder(ws, job.model_name) / "model")
+        store = (
+            EmbeddingStore.for_model(model_folder(ws, job.model_name) / "model")
+            if getattr(result.model, "kind", "neural") == "neural"
+            else None
+        )
         preds = score_dataset(
             ws, job.dataset, result.model, examples=result.examples, embeddings=result.text_embeddings, store=store
         )

@@ -31,10 +31,39 @@ def model_dir(ws, model: str) -> Path:
     """The saved model folder of ``model`` (a name under WORKSPACE/models, or a path)."""
     p = Path(model)
     for cand in (p, ws.root / "models" / model / "model", ws.root / "models" / model):
-        if (cand / "config.json").exists() and (cand / "model.safetensors").exists():
+        if (cand / "config.json").exists() and ((cand / "model.safetensors").exists() or _is_stacked(cand)):
             return cand
     names = sorted(d.name for d in (ws.root / "models").glob("*")) if (ws.root / "models").exists() else []
     raise FileNotFoundError(f"no trained model {model!r} in {ws.root / 'models'}; models: {names or 'none yet'}")
+
+
+def _is_stacked(folder: Path) -> bool:
+    import json
+
+    try:
+        return json.loads((folder / "config.json").read_text(encoding="utf-8")).get("kind") == "stacked"
+    except (OSError, ValueError):
+        return False
+
+
+def load_model(folder: str | Path):
+    """The saved model in ``folder``: a StackedModel (the default kind) or a fine-tuned LifecycleModel."""
+    folder = Path(folder)
+    if _is_stacked(folder):
+        from .stacked import StackedModel
+
+        return StackedModel.load(folder)
+    return LifecycleModel.load(folder)
+
+
+def model_examples(ws, name: str, model, *, examples=None, with_text: bool = True):
+    """Dataset ``name``'s examples as ``model`` reads them: built with its label rules, plus the season
+    and analog inputs a stacked model needs (``examples``: already built ones to extend)."""
+    ex = examples
+    if ex is None:
+        ex = build_examples(ws, name, LabelRules.from_dict(model.training.get("labels")), with_text=with_text)
+    missing = [c for c in model.config.feature_names if c not in ex.frame.columns]
+    return model.prepare(ws, name, ex) if missing and hasattr(model, "prepare") else ex
 
 
 def score_dataset(
@@ -53,11 +82,19 @@ def score_dataset(
     ``examples`` and ``embeddings`` (one per text of ``examples``, from a frozen-encoder training run)
     skip rebuilding the inputs and encoding the texts again. ``store`` (an embedding_store.EmbeddingStore
     of this model) supplies the vectors of texts scored before and keeps the new ones."""
-    rules = LabelRules.from_dict(model.training.get("labels"))
-    ex = examples if examples is not None else build_examples(ws, name, rules)
+    ex = model_examples(ws, name, model, examples=examples)
     f = ex.frame
     if latest_only:
         f = f[f.groupby("product_id")["t"].transform("max") == f["t"]]
+    if getattr(model, "kind", "neural") == "stacked":
+        from .features import Examples
+
+        proba, demand = model.score_examples(Examples(f, ex.texts, ex.labels))
+        out = f[["product_id", "period", "t"]].reset_index(drop=True)
+        add_stage_columns(out, proba)
+        out["next_demand"] = demand
+        out["label"] = f["stage"].to_numpy()
+        return out
     X = f[list(model.config.feature_names)].to_numpy(dtype=np.float64)
     if embeddings is not None:
         proba, demand = model.predict_from_embeddings(embeddings, f["text_id"].to_numpy(), X)
@@ -132,8 +169,8 @@ def predict_and_store(ws, model: str, name: str, *, int8: bool = False) -> pd.Da
     """Score every product-period of ``name`` with ``model`` and store the result. Texts the model has
     scored before (an earlier version of the data, another dataset) are not encoded again."""
     folder = model_dir(ws, model)
-    lm = LifecycleModel.load(folder)
-    store = EmbeddingStore.for_model(folder, int8=int8)
+    lm = load_model(folder)
+    store = EmbeddingStore.for_model(folder, int8=int8) if isinstance(lm, LifecycleModel) else None
     preds = score_dataset(ws, name, lm.quantized() if int8 else lm, store=store)
     store_predictions(ws, model, name, preds)
     return preds
@@ -151,6 +188,7 @@ def list_models(ws) -> list[dict]:
             {
                 "name": cfg.parent.parent.name,
                 "dataset": training.get("dataset"),
+                "kind": training.get("model_kind", "neural"),
                 "mode": (training.get("train") or {}).get("mode"),
                 "split": (training.get("train") or {}).get("split", "time"),
                 "macro_f1": (meta.get("metrics") or {}).get("validation", {}).get("macro_f1"),

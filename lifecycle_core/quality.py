@@ -142,18 +142,16 @@ def stage_influence(
     {"features": records(stage, feature, mean, mean_abs, products), "tokens": records(stage, token,
     mean, products), "products": {stage: [ids]}, "text_part": ...}."""
     from .explain import DEFAULT_BUDGET, explain_inputs
-    from .model import LifecycleModel
-    from .predict import load_predictions, model_dir
+    from .predict import load_model, load_predictions, model_dir, model_examples
 
     progress = progress or (lambda f, m: None)
-    model = LifecycleModel.load(model_dir(ws, model_name))
+    model = load_model(model_dir(ws, model_name))
     preds = load_predictions(ws, model_name, name)
     if preds is None:
         raise FileNotFoundError(f"model {model_name!r} has no stored predictions for dataset {name!r}: score it first")
     latest = preds[preds.groupby("product_id")["t"].transform("max") == preds["t"]]
     rng = np.random.default_rng(seed)
-    rules = LabelRules.from_dict(model.training.get("labels"))
-    ex = build_examples(ws, name, rules)
+    ex = model_examples(ws, name, model)
     rows = ex.frame.set_index(["product_id", "t"])
     chosen = {}
     for s in Stage:

@@ -23,7 +23,8 @@ lang = state.lang()
 ws = state.workspace()
 model_name = state.model_selector(info)
 folder = model_dir(ws, model_name)
-model = data.model(str(ws.root), model_name, (folder / "model.safetensors").stat().st_mtime)
+model_stamp = (folder / "config.json").stat().st_mtime
+model = data.model(str(ws.root), model_name, model_stamp)
 STAGES = state.stage_names()
 COLORS = state.stage_colors()
 
@@ -45,8 +46,7 @@ period = c3.selectbox(tr("predictions.col.period"), periods, key=f"explain_perio
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _inputs(ws_root: str, dataset_id: str, model_key: str, product: str, when: str):
-    rules = json.dumps(model.training.get("labels") or {}, sort_keys=True)
-    ex = data.examples(ws_root, info.name, dataset_id, rules)  # built once per dataset, then looked up
+    ex = data.model_examples(ws_root, info.name, dataset_id, model_name, model_stamp)  # built once, then looked up
     text, x, _ = product_inputs(ws, info.name, model, product, when, examples=ex)
     return text, x
 

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from lifecycle_core import jobs
-from lifecycle_core.train_config import MODES, SPLITS, TrainConfig
+from lifecycle_core.train_config import MODEL_KINDS, MODES, SPLITS, TrainConfig
 from ui import state
 from ui.state import tr
 
@@ -38,7 +38,14 @@ def _new_name() -> str:
 defaults = TrainConfig()
 with st.form("train_form"):
     st.subheader(tr("train.form"))
-    c1, c2 = st.columns(2)
+    c0, c1, c2 = st.columns(3)
+    kind = c0.selectbox(
+        tr("train.kind"),
+        MODEL_KINDS,
+        format_func=state.fmt("train.kind."),
+        help=tr("train.kind_help"),
+        key=f"train_kind.{lang}",
+    )
     name = c1.text_input(tr("train.model_name"), value=_new_name())
     mode = c2.selectbox(tr("train.mode"), MODES, format_func=state.fmt("train.mode."), key=f"train_mode.{lang}")
     c1, c2, c3, c4 = st.columns(4)
@@ -58,6 +65,7 @@ with st.form("train_form"):
 if submitted:
     try:
         cfg = TrainConfig(
+            model_kind=kind,
             base_model=base.strip(),
             mode=mode,
             epochs=float(epochs),

@@ -73,8 +73,9 @@ def demo_workspace(root: Path, products: int, weeks: int, seed: int) -> Workspac
     return ws
 
 
-def train_tiny_and_score(ws: Workspace, name: str, seed: int = 0) -> None:
-    """A tiny BERT trained for 2 steps on "demo" as model ``name``, every product-period scored and stored."""
+def train_tiny_and_score(ws: Workspace, name: str, seed: int = 0, kind: str = "neural") -> None:
+    """A model ``name`` trained on "demo" with a tiny BERT (the neural kind: 2 steps; the stacked kind
+    reads the text with it), every product-period scored and stored."""
     from transformers import AutoTokenizer
 
     from lifecycle_core.model import default_encoder_path
@@ -82,8 +83,15 @@ def train_tiny_and_score(ws: Workspace, name: str, seed: int = 0) -> None:
     from lifecycle_core.train import TrainConfig, train
 
     tok = AutoTokenizer.from_pretrained(default_encoder_path())
-    cfg = TrainConfig(max_steps=2, batch_size=16, max_length=32, head_warmup_epochs=3, seed=seed)
-    train(ws, "demo", cfg, output_dir=ws.root / "models" / name, encoder=tiny_bert(tok.vocab_size), tokenizer=tok)
+    if kind == "stacked":  # its reader is reloaded from base_model when the model is loaded
+        base = ws.root / "tiny_base"
+        tiny_bert(tok.vocab_size).save_pretrained(base)
+        tok.save_pretrained(base)
+        cfg = TrainConfig(model_kind=kind, base_model=str(base), seed=seed)
+        train(ws, "demo", cfg, output_dir=ws.root / "models" / name)
+    else:
+        cfg = TrainConfig(model_kind=kind, max_steps=2, batch_size=16, max_length=32, head_warmup_epochs=3, seed=seed)
+        train(ws, "demo", cfg, output_dir=ws.root / "models" / name, encoder=tiny_bert(tok.vocab_size), tokenizer=tok)
     predict_and_store(ws, name, "demo")
 
 

@@ -39,7 +39,15 @@ def jws(tmp_path, base):
 
 def cfg(base, **kw) -> TrainConfig:
     return TrainConfig(
-        **{"base_model": base, "batch_size": 16, "max_length": 32, "head_warmup_epochs": 1, "max_steps": 4, **kw}
+        **{
+            "model_kind": "neural",
+            "base_model": base,
+            "batch_size": 16,
+            "max_length": 32,
+            "head_warmup_epochs": 1,
+            "max_steps": 4,
+            **kw,
+        }
     )
 
 
@@ -71,6 +79,20 @@ def test_a_job_trains_in_its_own_process_and_records_progress(jws, base):
 
     assert main(["jobs", "--workspace", str(jws.root)]) == 0
     assert main(["jobs", "--workspace", str(jws.root), "--cancel", str(job.id)]) == 2  # finished: nothing to cancel
+
+
+def test_a_stacked_job_trains_scores_and_says_what_it_reads(jws, base):
+    job = jobs.submit(jws, "demo", "s1", cfg(base, model_kind="stacked"))
+    done = wait(jws, job.id, jobs.FINISHED)
+    assert done.state == jobs.SUCCEEDED, jobs.log_tail(jws, job.id)
+    folder = jobs.model_folder(jws, "s1") / "model"
+    assert (folder / "booster.txt").exists() and not (folder / "model.safetensors").exists()
+    assert done.val_macro_f1 is not None and "reads" not in (done.error or "")
+    assert "gradient boosting with signals" in jobs.log_tail(jws, job.id)
+    from lifecycle_core.predict import load_predictions
+
+    stored = load_predictions(jws, "s1", "demo")
+    assert stored is not None and stored["product_id"].nunique() == 30
 
 
 def test_one_job_per_device_and_the_queue_moves_on(jws, base):

@@ -181,11 +181,17 @@ def test_welcome_starts_the_demo_data_and_a_background_training_job(tmp_path, mo
     ws = Workspace(tmp_path / "ws")
     assert [d.name for d in ws.list_datasets()] == ["demo"]
     (job,) = jobs.list_jobs(ws)
-    assert job.model_name == "demo-quick" and job.config["mode"] == "frozen" and job.state == jobs.RUNNING
+    assert job.model_name == "demo-quick" and job.config["model_kind"] == "stacked" and job.state == jobs.RUNNING
     assert at.get("progress")  # the page follows the job
-    jobs.cancel(ws, job.id)  # the full run (a few minutes) is measured in docs/performance.md, not here
-    end = time.time() + 60
-    while jobs.get_job(ws, job.id).state == jobs.RUNNING and time.time() < end:
-        time.sleep(0.3)
+    # The one-click demo model trains in seconds: let it finish and check that it reads the text.
+    end = time.time() + 300
+    while jobs.get_job(ws, job.id).state in jobs.ACTIVE and time.time() < end:
+        time.sleep(0.5)
         jobs.refresh(ws)
-    assert jobs.get_job(ws, job.id).state in (jobs.CANCELLED, jobs.FAILED)
+    done = jobs.get_job(ws, job.id)
+    assert done.state == jobs.SUCCEEDED, jobs.log_tail(ws, job.id)
+    from lifecycle_core.predict import load_model, load_predictions, model_dir
+
+    model = load_model(model_dir(ws, "demo-quick"))
+    assert model.reads_text(), model.training["parts"]
+    assert load_predictions(ws, "demo-quick", "demo") is not None

@@ -58,11 +58,14 @@ def test_train_page_starts_a_job_and_predictions_show_its_scores(setup, monkeypa
     at.number_input[0].set_value(0.5)  # epochs
     at.number_input[3].set_value(32)  # max length
     assert at.checkbox(key="train_segments").value is True  # segment-wise text by default
+    assert at.selectbox(key="train_kind.en").value == "stacked"  # the stacked model by default
+    at.selectbox(key="train_kind.en").set_value("neural")
     at.checkbox(key="train_segments").uncheck()
     at.button[0].click().run()
     assert not at.exception, at.exception
     assert any("Job 1" in s.value for s in at.success)
-    assert jobs.get_job(ws, 1).config["text_segments"] is False  # the form's choice reaches the job
+    assert jobs.get_job(ws, 1).config["text_segments"] is False  # the form's choices reach the job
+    assert jobs.get_job(ws, 1).config["model_kind"] == "neural"
     end = time.time() + 240
     while (job := jobs.get_job(ws, 1)).state in jobs.ACTIVE and time.time() < end:
         time.sleep(0.5)

@@ -31,7 +31,7 @@ def tiny_parts():
 def test_train_a_few_steps_saves_a_model_and_reports_progress(small, tmp_path):
     enc, tok = tiny_parts()
     seen = []
-    cfg = TrainConfig(max_steps=6, save_steps=3, batch_size=16, max_length=48, learning_rate=1e-3)
+    cfg = TrainConfig(model_kind="neural", max_steps=6, save_steps=3, batch_size=16, max_length=48, learning_rate=1e-3)
     res = train(
         small,
         "demo",
@@ -77,19 +77,23 @@ def run_tiny(small, folder, cfg: TrainConfig, *, resume: bool = False):
 
 
 def test_resume_continues_from_the_last_checkpoint(small, tmp_path):
-    cfg = TrainConfig(max_steps=4, save_steps=2, batch_size=16, max_length=32, learning_rate=1e-3)
+    cfg = TrainConfig(model_kind="neural", max_steps=4, save_steps=2, batch_size=16, max_length=32, learning_rate=1e-3)
     run_tiny(small, tmp_path / "run", cfg)
-    more = TrainConfig(max_steps=6, save_steps=2, batch_size=16, max_length=32, learning_rate=1e-3)
+    more = TrainConfig(model_kind="neural", max_steps=6, save_steps=2, batch_size=16, max_length=32, learning_rate=1e-3)
     res, _ = run_tiny(small, tmp_path / "run", more, resume=True)
     steps = [h["step"] for h in res.history if "loss" in h]
     assert res.steps == 6 and min(steps) > 4  # the resumed run logged only the new steps
 
 
 def test_a_resumed_run_reads_the_text_as_its_checkpoint_did(small, tmp_path):
-    joint = TrainConfig(max_steps=2, save_steps=2, batch_size=16, max_length=32, text_segments=False)
+    joint = TrainConfig(
+        model_kind="neural", max_steps=2, save_steps=2, batch_size=16, max_length=32, text_segments=False
+    )
     run_tiny(small, tmp_path / "run", joint)
     (tmp_path / "run" / "run.json").unlink()  # as a run from before segment-wise reading left it
-    more = TrainConfig(max_steps=4, save_steps=2, batch_size=16, max_length=32)  # segment-wise by default
+    more = TrainConfig(
+        model_kind="neural", max_steps=4, save_steps=2, batch_size=16, max_length=32
+    )  # segment-wise by default
     res, seen = run_tiny(small, tmp_path / "run", more, resume=True)
     assert res.model.config.text_segments is False and res.steps == 4
     assert any("reads the text as one sequence" in m for m in seen)
@@ -99,7 +103,7 @@ def test_a_resumed_run_reads_the_text_as_its_checkpoint_did(small, tmp_path):
 def test_resume_skips_a_checkpoint_cut_short_by_a_kill(small, tmp_path):
     # A process killed while saving leaves a checkpoint folder without trainer_state.json (written
     # last). Resuming picks the newest complete checkpoint and removes the broken one.
-    cfg = TrainConfig(max_steps=4, save_steps=2, batch_size=16, max_length=32, learning_rate=1e-3)
+    cfg = TrainConfig(model_kind="neural", max_steps=4, save_steps=2, batch_size=16, max_length=32, learning_rate=1e-3)
     run_tiny(small, tmp_path / "run", cfg)
     ckpts = tmp_path / "run" / "checkpoints"
     (ckpts / "checkpoint-4" / "trainer_state.json").unlink()
@@ -110,7 +114,7 @@ def test_resume_skips_a_checkpoint_cut_short_by_a_kill(small, tmp_path):
     assert last_complete_checkpoint(ckpts) == ckpts / "checkpoint-2"
     assert not (ckpts / "checkpoint-4").exists() and not cut.exists()
     (ckpts / "checkpoint-4").mkdir()  # broken again, now for train() itself to deal with
-    more = TrainConfig(max_steps=6, save_steps=2, batch_size=16, max_length=32, learning_rate=1e-3)
+    more = TrainConfig(model_kind="neural", max_steps=6, save_steps=2, batch_size=16, max_length=32, learning_rate=1e-3)
     res, seen = run_tiny(small, tmp_path / "run", more, resume=True)
     steps = [h["step"] for h in res.history if "loss" in h]
     assert res.steps == 6 and min(steps) > 2  # continued from checkpoint-2, not from 0
@@ -125,7 +129,7 @@ def test_frozen_encoder_does_not_change(small, tmp_path):
     res = train(
         small,
         "demo",
-        TrainConfig(mode="frozen", max_steps=3, batch_size=16, max_length=32),
+        TrainConfig(model_kind="neural", mode="frozen", max_steps=3, batch_size=16, max_length=32),
         output_dir=tmp_path / "f",
         encoder=enc,
         tokenizer=tok,
@@ -158,6 +162,8 @@ def test_cli_train_with_the_packaged_model(small, tmp_path):
         "demo",
         "--model-name",
         "cli",
+        "--model-kind",
+        "neural",
         "--max-steps",
         "2",
         "--freeze-encoder",
@@ -183,7 +189,7 @@ def test_trained_model_scores_every_product_period(small, tmp_path):
     train(
         small,
         "demo",
-        TrainConfig(max_steps=2, batch_size=16, max_length=32),
+        TrainConfig(model_kind="neural", max_steps=2, batch_size=16, max_length=32),
         output_dir=small.root / "models" / "t",
         encoder=enc,
         tokenizer=tok,
@@ -201,7 +207,9 @@ def test_trained_model_scores_every_product_period(small, tmp_path):
 def test_lora_trains_adapters_only_and_saves_a_plain_merged_model(small, tmp_path):
     enc, tok = tiny_parts()
     before = {k: v.clone() for k, v in enc.state_dict().items()}
-    cfg = TrainConfig(mode="lora", train_layers=1, max_steps=4, batch_size=16, max_length=32, learning_rate=5e-3)
+    cfg = TrainConfig(
+        model_kind="neural", mode="lora", train_layers=1, max_steps=4, batch_size=16, max_length=32, learning_rate=5e-3
+    )
     res = train(small, "demo", cfg, output_dir=tmp_path / "l", encoder=enc, tokenizer=tok)
     merged = res.model.net.encoder.state_dict()
     assert set(merged) == set(before)  # adapters folded in: a plain encoder again
@@ -216,7 +224,9 @@ def test_lora_trains_adapters_only_and_saves_a_plain_merged_model(small, tmp_pat
 def test_top_layer_fine_tuning_leaves_lower_layers_alone(small, tmp_path):
     enc, tok = tiny_parts()
     before = {k: v.clone() for k, v in enc.state_dict().items()}
-    cfg = TrainConfig(train_layers=1, max_steps=3, batch_size=16, max_length=32, learning_rate=1e-2)
+    cfg = TrainConfig(
+        model_kind="neural", train_layers=1, max_steps=3, batch_size=16, max_length=32, learning_rate=1e-2
+    )
     after = train(small, "demo", cfg, output_dir=tmp_path / "t", encoder=enc, tokenizer=tok).model.net.encoder
     changed = {k for k, v in after.state_dict().items() if not torch.equal(before[k], v)}
     assert changed and all(k.startswith("encoder.layer.1.") for k in changed), changed
@@ -230,7 +240,7 @@ def test_int8_scoring_agrees_with_fp32(small, tmp_path):
     res = train(
         small,
         "demo",
-        TrainConfig(max_steps=4, batch_size=16, max_length=32),
+        TrainConfig(model_kind="neural", max_steps=4, batch_size=16, max_length=32),
         output_dir=tmp_path / "q",
         encoder=enc,
         tokenizer=tok,
@@ -281,7 +291,18 @@ def test_cli_train_predict_evaluate(small, tmp_path):
         return subprocess.run([sys.executable, "-m", "lifecycle_core", *args], cwd=ROOT, capture_output=True, text=True)
 
     r = run(
-        "train", *common, "--model-name", "flow", "--base-model", str(base), "--max-steps", "3", "--max-length", "32"
+        "train",
+        *common,
+        "--model-name",
+        "flow",
+        "--model-kind",
+        "neural",
+        "--base-model",
+        str(base),
+        "--max-steps",
+        "3",
+        "--max-length",
+        "32",
     )
     assert r.returncode == 0, r.stderr[-3000:]
     out = tmp_path / "p.csv"
@@ -310,7 +331,13 @@ def test_cli_train_predict_evaluate(small, tmp_path):
 def test_the_kept_model_is_never_worse_than_the_signals_alone_on_validation(small, tmp_path):
     enc, tok = tiny_parts()
     cfg = TrainConfig(
-        max_steps=6, save_steps=3, batch_size=16, max_length=32, learning_rate=3e-2, head_learning_rate=3e-2
+        model_kind="neural",
+        max_steps=6,
+        save_steps=3,
+        batch_size=16,
+        max_length=32,
+        learning_rate=3e-2,
+        head_learning_rate=3e-2,
     )
     res = train(small, "demo", cfg, output_dir=tmp_path / "s", encoder=enc, tokenizer=tok)
     signals = json.loads((tmp_path / "s" / "signals_only.json").read_text(encoding="utf-8"))["macro_f1"]
@@ -335,7 +362,9 @@ def test_precision_and_split_are_validated(kw, match):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without a GPU")
 def test_mixed_precision_without_a_gpu_fails_before_any_work(small, tmp_path):
     with pytest.raises(ValueError, match="needs a CUDA GPU"):
-        train(small, "demo", TrainConfig(precision="bf16", max_steps=1), output_dir=tmp_path / "bf16")
+        train(
+            small, "demo", TrainConfig(model_kind="neural", precision="bf16", max_steps=1), output_dir=tmp_path / "bf16"
+        )
     assert not (tmp_path / "bf16").exists()
 
 
@@ -359,7 +388,18 @@ def test_torchrun_two_processes_train_and_one_saves(small, tmp_path):
     tok.save_pretrained(base)
     launcher = [torchrun, "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", port]
     cmd = ["-m", "lifecycle_core", "train", "--workspace", str(small.root), "--dataset", "demo"]
-    cmd += ["--model-name", "ddp", "--base-model", str(base), "--max-steps", "4", "--save-steps", "2"]
+    cmd += [
+        "--model-name",
+        "ddp",
+        "--model-kind",
+        "neural",
+        "--base-model",
+        str(base),
+        "--max-steps",
+        "4",
+        "--save-steps",
+        "2",
+    ]
     r = subprocess.run(
         [*launcher, *cmd, "--batch-size", "8", "--max-length", "32"],
         cwd=ROOT,

@@ -99,10 +99,20 @@ def examples(ws_root: str, name: str, dataset_id: str, rules: str):
 @st.cache_resource(max_entries=4)
 def model(ws_root: str, name: str, stamp: float):
     """A loaded model (kept in memory: loading costs seconds); ``stamp`` is its weights' mtime."""
-    from lifecycle_core.model import LifecycleModel
-    from lifecycle_core.predict import model_dir
+    from lifecycle_core.predict import load_model, model_dir
 
-    return LifecycleModel.load(model_dir(Workspace(ws_root), name))
+    return load_model(model_dir(Workspace(ws_root), name))
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def model_examples(ws_root: str, name: str, dataset_id: str, model_name: str, stamp: float):
+    """The dataset's examples as the model reads them (its label rules; a stacked model's season and
+    analog inputs added once for every product-period, then looked up)."""
+    from lifecycle_core.predict import model_examples as build
+
+    m = model(ws_root, model_name, stamp)
+    rules = json.dumps(m.training.get("labels") or {}, sort_keys=True)
+    return build(Workspace(ws_root), name, m, examples=examples(ws_root, name, dataset_id, rules))
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
