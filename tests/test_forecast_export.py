@@ -93,3 +93,42 @@ def test_plain_text_and_numbers_untouched(tmp_path):
     assert write(frame, tmp_path / "x.xlsx").exists() and write(frame, tmp_path / "x.csv").read_bytes().startswith(
         b"\xef\xbb\xbf"
     )
+
+
+def test_a_bare_cr_inside_a_title_cannot_start_a_formula_row(tmp_path):
+    import csv
+
+    attack = "Aurora lamp\r=cmd|' /C calc'!A0"
+    frame = pd.DataFrame({"title": [attack, "line one\n+SUM(A1)"], "units": [1, 2]})
+    raw = to_csv_bytes(frame).decode("utf-8-sig")
+    # Read back by a spreadsheet that ends a row at any CR or LF, ignoring quotes: no line starts a formula.
+    for line in raw.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        assert not line.lstrip('"').startswith(("=", "+", "-", "@")), line
+    # A standard reader sees one cell per title, quoted, each inner line neutralised.
+    rows = list(csv.reader(io.StringIO(raw, newline="")))
+    assert rows[1][0] == "Aurora lamp\r'=cmd|' /C calc'!A0" and rows[2][0] == "line one\n'+SUM(A1)"
+    out = write(frame, tmp_path / "a.csv")
+    assert out.read_bytes() == to_csv_bytes(frame)
+
+
+def test_xlsx_export_drops_control_characters_instead_of_failing(tmp_path):
+    frame = pd.DataFrame({"title": ["Lamp\x07 with bell\x1b", "ok"], "units": [1, 2]})
+    path = write(frame, tmp_path / "a.xlsx")
+    back = pd.read_excel(path)
+    assert back["title"].tolist() == ["Lamp with bell", "ok"]
+
+
+def test_an_unwritable_out_is_a_clear_error_not_a_traceback(tmp_path, capsys):
+    frame = pd.DataFrame({"a": [1]})
+    with pytest.raises(ValueError, match="does not exist"):
+        write(frame, tmp_path / "nope" / "x.csv")
+    with pytest.raises(ValueError, match="is a folder"):
+        write(frame, tmp_path)
+    from lifecycle_core import cli
+
+    from .conftest import demo_workspace
+
+    ws = demo_workspace(tmp_path / "w", 12, 30, seed=1)
+    for cmd in ("actions", "anomalies"):
+        code = cli.main([cmd, "--workspace", str(ws.root), "--dataset", "demo", "--out", "/nonexistent/x.csv"])
+        assert code == 2 and "does not exist" in capsys.readouterr().err
