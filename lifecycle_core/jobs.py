@@ -119,12 +119,15 @@ def log_tail(ws, job_id: int, lines: int = 40) -> str:
         return "\n".join(fh.read().decode("utf-8", "replace").splitlines()[-lines:])
 
 
-_MODEL_NAME = re.compile(r"^\w[\w.\-]{0,63}$")
+_MODEL_NAME = re.compile(r"\w[\w.\-]{0,63}")
 
 
 def check_model_name(name: str) -> None:
     """Model names become folder names: letters (any script), digits, ``_ . -``, at most 64, no ``..``."""
-    if not isinstance(name, str) or not _MODEL_NAME.match(name) or ".." in name:
+    from .store import visible_name
+
+    # fullmatch: with match and "$", a trailing newline passed ("m1\n").
+    if not visible_name(name) or not _MODEL_NAME.fullmatch(name) or ".." in name:
         raise JobError(
             f"model name {name!r} is not valid: use 1-64 letters, digits, '_', '.' or '-', starting with a letter "
             "or digit"

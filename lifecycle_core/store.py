@@ -137,7 +137,17 @@ class DatasetInfo:
         }
 
 
-_NAME_RE = re.compile(r"^[^\x00-\x1f/\\]{1,100}$")
+_NAME_RE = re.compile(r"[^/\\]{1,100}")
+# Control, format (bidi overrides, zero-width), line/paragraph separators, surrogates, private and
+# unassigned characters: a name holding one can read differently from what it is.
+_INVISIBLE = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}
+
+
+def visible_name(name: object) -> bool:
+    """Whether ``name`` is a string without control, bidi or other invisible characters."""
+    import unicodedata
+
+    return isinstance(name, str) and not any(unicodedata.category(c) in _INVISIBLE for c in name)
 
 
 class Workspace:
@@ -218,9 +228,9 @@ class Workspace:
 
     def check_dataset_name(self, name: str, *, replace: bool = False) -> None:
         """Raise WorkspaceError if ``name`` is not a valid new dataset name (checked before any work)."""
-        if not isinstance(name, str) or not _NAME_RE.match(name) or not name.strip():
+        if not visible_name(name) or not _NAME_RE.fullmatch(name) or not name.strip():
             raise WorkspaceError(
-                f"dataset name {name!r} is not valid: use 1-100 characters without slashes or control characters"
+                f"dataset name {name!r} is not valid: use 1-100 characters without slashes, control or bidi characters"
             )
         if not replace and self._row(name) is not None:
             raise WorkspaceError(f"a dataset named {name!r} already exists; choose another name or replace it")

@@ -148,3 +148,22 @@ def test_two_processes_racing_for_one_name(tmp_path):
     ws = Workspace(root)
     assert [d.name for d in ws.list_datasets()] == ["same"]
     assert len(list((ws.root / "datasets").iterdir())) == 1  # losers left no folders
+
+
+@pytest.mark.parametrize("bad", ["demo\n", "demo\r", "abc\u202efdp.exe", "a\u200bb", "x\x7f", "a/b", " ", ""])
+def test_dataset_and_model_names_refuse_newlines_and_invisible_characters(tmp_path, bad):
+    from lifecycle_core.jobs import JobError, check_model_name
+    from lifecycle_core.store import Workspace, WorkspaceError
+
+    with pytest.raises(WorkspaceError, match="not valid"):
+        Workspace(tmp_path / "ws").check_dataset_name(bad)
+    with pytest.raises(JobError, match="not valid"):
+        check_model_name(bad)
+
+
+def test_names_in_any_script_stay_valid(tmp_path):
+    from lifecycle_core.jobs import check_model_name
+    from lifecycle_core.store import Workspace
+
+    Workspace(tmp_path / "ws").check_dataset_name("春季 目录 2024")
+    check_model_name("模型-1.v2")
