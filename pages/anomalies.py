@@ -10,6 +10,7 @@ import streamlit as st
 
 from lifecycle_core.anomalies import TYPES
 from ui import data, state, widgets
+from ui.escape import md, plot_text
 from ui.state import tr
 
 info = state.analysis_page("anomalies")
@@ -77,7 +78,7 @@ fig2.add_trace(
         y=np.nan_to_num(marks),
         mode="markers",
         marker=dict(size=12, color="#D55E00"),
-        text=mine[f"reason_{lang}"],
+        text=mine[f"reason_{lang}"].map(plot_text),
         hoverinfo="text",
         name=tr("anomalies.title"),
     )
@@ -85,4 +86,5 @@ fig2.add_trace(
 fig2.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10))
 st.plotly_chart(fig2, width="stretch", key="an_product_chart")
 for r in mine.itertuples(index=False):
-    st.markdown(f"- **{str(r.period)[:10]}** · {tr('anomalies.type.' + r.type)}: {getattr(r, 'reason_' + lang)}")
+    reason = md(getattr(r, "reason_" + lang))  # quotes invoice ids and products: data, never markup
+    st.markdown(f"- **{md(str(r.period)[:10])}** · {tr('anomalies.type.' + r.type)}: {reason}")

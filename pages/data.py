@@ -15,6 +15,7 @@ from lifecycle_core.report import IngestError, ValidationReport
 from lifecycle_core.schema import TABLES
 from lifecycle_core.store import WorkspaceError
 from ui import state
+from ui.escape import md
 from ui.state import tr
 
 DEMO_PRODUCTS, DEMO_WEEKS = 300, 104
@@ -204,7 +205,7 @@ if plans:
                     try:
                         info = ws.save_dataset(name.strip(), prepared, replace=replace)
                     except WorkspaceError as exc:
-                        st.error(str(exc))
+                        st.error(md(exc))
                     else:
                         st.session_state.pop(state.UPLOADS, None)
                         state.flash(

@@ -15,6 +15,7 @@ from lifecycle_core.explain import explain_inputs, feature_label, highlight_html
 from lifecycle_core.inventory import PROBS, suggest_actions
 from lifecycle_core.predict import model_dir, predictions_path
 from ui import auth, data, state, widgets
+from ui.escape import md
 from ui.state import tr
 
 info = state.analysis_page("explain")
@@ -84,7 +85,7 @@ def _features_chart(exp, stage: int, key: str):
 
 def _show(exp, key: str, stage: int):
     _probs_chart(exp.probabilities, f"p_{key}")
-    st.markdown(f"**{exp.sentence(lang)}**")
+    st.markdown(f"**{md(exp.sentence(lang))}**")  # the sentence quotes words of the product's text
     st.caption(
         tr(
             "explain.split",

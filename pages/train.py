@@ -12,6 +12,7 @@ import streamlit as st
 from lifecycle_core import jobs
 from lifecycle_core.train_config import MODEL_KINDS, MODES, SPLITS, TrainConfig
 from ui import state
+from ui.escape import md
 from ui.state import tr
 
 info = state.analysis_page("train")
@@ -78,7 +79,7 @@ if submitted:
         )
         job = jobs.submit(ws, info.name, name.strip(), cfg, device=device)
     except (ValueError, jobs.JobError) as exc:
-        st.error(str(exc))
+        st.error(md(exc))
     else:
         key = "train.started" if job.state == jobs.RUNNING else "train.queued"
         state.flash("success", tr(key, id=job.id, name=job.model_name))
@@ -147,7 +148,7 @@ def live() -> None:
                 jobs.cancel(ws, job.id)
                 st.toast(tr("train.cancelled", id=job.id))
             except jobs.JobError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
     for job in active:
         if job.state == jobs.QUEUED:
             st.info(tr("train.queued", id=job.id))
@@ -191,7 +192,7 @@ if history:
             try:
                 new = jobs.resume(ws, int(pick))
             except jobs.JobError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
             else:
                 state.flash("success", tr("train.resumed", id=new.id, old=pick))
                 st.rerun()
