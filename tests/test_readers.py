@@ -60,7 +60,7 @@ def test_xlsx_first_non_empty_sheet(tmp_path):
     raw = _read("book.xlsx", path.read_bytes())
     assert raw.format == "xlsx" and raw.columns == ["商品编号", "日期"]
     assert raw.frame["商品编号"].tolist() == ["A1", "A2"]
-    assert "other sheets ignored" in raw.sheet
+    assert "other sheets not read: other" in raw.sheet
 
 
 def test_parquet_keeps_types():
@@ -150,3 +150,72 @@ def test_gzip_malformed_row_is_located():
 def test_concatenated_gzip_members():
     data = gzip.compress(b"a,b\n1,2\n") + gzip.compress(b"3,4\n")
     assert _read("cat.csv.gz", data).frame["a"].tolist() == ["1", "3"]
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_many_malformed_rows_are_located_in_one_pass_and_the_rest_counted(gz):
+    # 40,000 ragged rows took 24 s when each was searched for from the start of the file.
+    lines = [b"a,b,c"]
+    for i in range(60_000):
+        lines.append(b"%d,%d,%d" % (i, i, i) if i % 3 else b"%d,%d" % (i, i))
+    body = b"\n".join(lines) + b"\n"
+    with pytest.raises(IngestError) as ei:
+        _read("many.csv.gz" if gz else "many.csv", gzip.compress(body) if gz else body)
+    errors = ei.value.report.errors
+    located = [e.row for e in errors if e.row is not None]
+    assert located[:3] == [2, 5, 8] and len(located) == 20  # row 1 is the header; every third row is short
+    assert "19,980 more malformed rows" in errors[-1].message
+
+
+def test_a_header_longer_than_64_kib_is_read_whole():
+    names = [f"column_with_a_long_name_{i:05d}" for i in range(3000)]  # ~90 KiB of header
+    body = (",".join(names) + "\n" + ",".join("1" for _ in names) + "\n").encode()
+    raw = _read("wide.csv", body)
+    assert list(raw.frame.columns) == names and len(raw.frame) == 1
+
+
+def test_an_xlsx_that_inflates_past_the_limit_is_refused_before_it_is_parsed(tmp_path):
+    path = tmp_path / "bomb.xlsx"
+    pd.DataFrame({"title": ["x" * 30_000] * 100}).to_excel(path, index=False)  # 3 MB of text, a few KB zipped
+    data = path.read_bytes()
+    assert len(data) < 100_000
+    with pytest.raises(IngestError) as ei:
+        read_source(SourceFile("bomb.xlsx", data), limits=ReadLimits(max_file_bytes=1_000_000))
+    err = ei.value.report.errors[0]
+    assert err.code == "file_too_large" and "decompressed" in err.message
+
+
+def test_only_the_first_sheet_with_rows_is_read(tmp_path):
+    path = tmp_path / "many.xlsx"
+    with pd.ExcelWriter(path) as xw:
+        pd.DataFrame().to_excel(xw, sheet_name="cover", index=False)
+        pd.DataFrame({"sku": ["A"], "units": ["1"]}).to_excel(xw, sheet_name="data", index=False)
+        for i in range(30):
+            pd.DataFrame({"junk": ["=1/0"]}).to_excel(xw, sheet_name=f"s{i}", index=False)
+    raw = _read("many.xlsx", path.read_bytes())
+    assert raw.columns == ["sku", "units"] and raw.sheet.startswith("data (other sheets not read: cover, s0")
+
+
+def test_a_parquet_of_one_repeated_long_string_stays_small_in_memory(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 1_000_000
+    table = pa.table({"product_id": pa.array(["P1"] * n), "title": pa.array(["t" * 1000] * n)})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    assert len(buf.getvalue()) < 200_000
+    raw = _read("long.parquet", buf.getvalue())
+    assert raw.n_rows == n
+    assert raw.frame.memory_usage(deep=True).sum() < 50_000_000  # ~1 GiB as Python strings
+
+
+def test_a_parquet_over_the_row_limit_is_refused_from_its_metadata():
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buf = io.BytesIO()
+    pq.write_table(pa.table({"a": pa.array(range(1000))}), buf)
+    with pytest.raises(IngestError) as ei:
+        read_source(SourceFile("x.parquet", buf.getvalue()), limits=ReadLimits(max_rows=10))
+    assert ei.value.report.errors[0].code == "too_many_rows"
