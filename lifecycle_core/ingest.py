@@ -450,6 +450,7 @@ def _combine(
     if "inventory" in cat:
         tables["inventory"] = _dedupe_inventory(cat["inventory"], report)
     for t, frame in tables.items():
+        _mask_free_text(t, frame)
         if t != "transactions":
             tables[t] = _plain_strings(frame)
     no_sales = products["first_sale"].isna().sum()
@@ -530,6 +531,24 @@ def _dedupe_products(p: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:
     n = int(p["product_id"].duplicated().sum())
     report.warning("duplicate_products", f"{n:,} repeated product rows with identical titles merged (first kept)")
     return p.drop_duplicates("product_id", keep="first")
+
+
+def _mask_free_text(table: str, frame: pd.DataFrame) -> None:
+    """Mask emails, phone and id numbers in every text column of ``frame`` before it is stored: titles,
+    descriptions, categories, countries and extra columns as well as reviews and search terms. Ids are
+    left alone (they join the tables; customer ids are pseudonymised already). Each distinct value is
+    masked once."""
+    spec = schema.TABLES.get(table)
+    for col in frame.columns:
+        if col.startswith("_") or (
+            spec is not None and col in spec.field_names and spec.field(col).kind != schema.TEXT
+        ):
+            continue
+        s = frame[col]
+        if isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(s) or s.dtype == object:
+            if s.dtype == object and not s.map(lambda v: isinstance(v, str) or v is None).all():
+                continue  # not text (dates, numbers kept as objects)
+            frame[col] = mask_series(s)
 
 
 def _dedupe_inventory(inv: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:

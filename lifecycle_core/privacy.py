@@ -20,7 +20,7 @@ from .parsing import map_categories
 
 PSEUDONYM_CHARS = 16
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_EMAIL = re.compile(r"[\w.+-]+[@＠][\w-]+(?:[.．][\w-]+)+")  # full-width ＠ and ． too (\w, \d are Unicode)
 # Chinese mobile numbers (1[3-9]x, 11 digits, optional +86), then generic international/landline forms.
 _CN_MOBILE = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}(?!\d)")
 _PHONE = re.compile(r"(?<![\w])\+?\d[\d\s().-]{7,}\d(?!\w)")

@@ -55,9 +55,13 @@ class ValidationReport:
     info: dict[str, Any] = field(default_factory=dict)
 
     def add(self, severity: str, code: str, message: str, **where: Any) -> None:
+        # A report is stored with the dataset (and shown): values and messages that quote a cell are
+        # masked like any other free text (an excluded line's description can hold an email or a phone).
+        from .privacy import mask_pii
+
         if where.get("value") is not None:
-            where["value"] = _short(where["value"])
-        self.problems.append(Problem(severity, code, message, **where))
+            where["value"] = mask_pii(_short(where["value"]))
+        self.problems.append(Problem(severity, code, mask_pii(message), **where))
 
     def error(self, code: str, message: str, **where: Any) -> None:
         self.add(ERROR, code, message, **where)
@@ -113,7 +117,9 @@ class ValidationReport:
         return pd.DataFrame(items, columns=cols)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"problems": [asdict(p) for p in self.problems], "info": self.info}
+        """As stored with the dataset: the summaries in ``info`` quote cells too (an excluded line's
+        description), so every string in them is masked like the problems are."""
+        return {"problems": [asdict(p) for p in self.problems], "info": _masked(self.info)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ValidationReport:
@@ -132,6 +138,18 @@ class IngestError(Exception):
         self.report = report
         first = report.errors[0] if report.errors else None
         super().__init__(f"{len(report.errors)} error(s); first: {first}")
+
+
+def _masked(value: Any) -> Any:
+    from .privacy import mask_pii
+
+    if isinstance(value, str):
+        return mask_pii(value)
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(v) for v in value]
+    return value
 
 
 def _short(value: Any, limit: int = 80) -> str:
