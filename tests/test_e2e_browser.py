@@ -199,3 +199,31 @@ def test_demo_train_predict_explain_download(server, browser, tmp_path):
         Path(target).mkdir(parents=True, exist_ok=True)
         for p in shots:
             shutil.copy(p, Path(target) / p.name)
+
+
+def _websocket_status(port: int, host: str) -> int:
+    """The HTTP status of a websocket upgrade to Streamlit's stream with ``host`` as the Host header."""
+    import base64
+    import http.client
+
+    con = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    con.putrequest("GET", "/_stcore/stream", skip_host=True)
+    for k, v in {
+        "Host": host,
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
+    }.items():
+        con.putheader(k, v)
+    con.endheaders()
+    status = con.getresponse().status
+    con.close()
+    return status
+
+
+def test_a_websocket_for_another_host_name_is_refused(server):
+    """DNS rebinding: a page on evil.example that resolves to this machine cannot drive the dashboard."""
+    port = int(server["url"].rsplit(":", 1)[1])
+    assert _websocket_status(port, f"127.0.0.1:{port}") == 101
+    assert _websocket_status(port, "evil.example") != 101
