@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from .analogs import ANALOG_FEATURES, AnalogReference, catalog_vectors
+from .analogs import ANALOG_FEATURES, AnalogReference
 from .baselines import GBMBaseline
 from .calibration import fit_temperature
 from .evaluate import COLD_START_WEEKS, classification_metrics
@@ -36,7 +36,7 @@ from .stacked import (
     _softmax,
     add_seasons,
     fit_booster,
-    product_categories,
+    panel_vectors,
 )
 
 _SIGNALS = FEATURES
@@ -90,10 +90,7 @@ def ablation(
     panel = ex.labels.panel
     frame = add_seasons(ws, name, ex)
     progress(0.1, f"reading the text of {len(panel.products):,} products")
-    ids, vectors = catalog_vectors(ws, name)
-    at = ids.get_indexer(pd.Index(panel.products.astype(str)))
-    vec = np.where(at[:, None] >= 0, vectors[np.maximum(at, 0)], 0.0).astype(np.float32)
-    cats = product_categories(ws, name, panel)
+    vec, cats = panel_vectors(ws, name, panel)
     reader = TextReader()
     cols = frame["t"].to_numpy()
     T = panel.shape[1]

@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from . import text_segments
-from .stages import ID2LABEL, LABEL2ID, STAGE_NAMES, Stage
+from .stages import Stage, label_maps
 
 FORMAT_VERSION = 2  # 2: late fusion (signals part + text part)
 EMBED_CHUNK = 16_384  # texts tokenized at a time by LifecycleModel.embed
@@ -444,9 +444,7 @@ class LifecycleModel:
         self.tokenizer.save_pretrained(out / "tokenizer")
         meta = {
             "format_version": FORMAT_VERSION,
-            "id2label": {str(k): v for k, v in ID2LABEL.items()},
-            "label2id": LABEL2ID,
-            "stage_names": {lang: [names[s] for s in Stage] for lang, names in STAGE_NAMES.items()},
+            **label_maps(),
             "model": self.config.to_dict(),
             "scaler": asdict(self.scaler),
             "training": self.training,

@@ -39,7 +39,7 @@ from . import text_segments
 from .analogs import ANALOG_FEATURES, AnalogReference, catalog_vectors, text_vectors
 from .features import FEATURES, Examples
 from .seasons import SEASON_FEATURES, season_features
-from .stages import ID2LABEL, LABEL2ID, STAGE_NAMES, Stage
+from .stages import Stage, label_maps
 
 KIND = "stacked"
 FORMAT_VERSION = 1
@@ -343,10 +343,8 @@ class StackedModel:
         if set(ANALOG_FEATURES) & set(self.config.feature_names) and self.analogs is not None:
             frame = frame.copy() if frame is ex.frame else frame
             panel = ex.labels.panel
-            ids, vectors = catalog_vectors(ws, name)
-            pos = ids.get_indexer(pd.Index(panel.products.astype(str)))
-            vec = np.where(pos[:, None] >= 0, vectors[np.maximum(pos, 0)], 0.0)
-            for k, v in self.analogs.features(frame, panel.products, vec, product_categories(ws, name, panel)).items():
+            vec, cats = panel_vectors(ws, name, panel)
+            for k, v in self.analogs.features(frame, panel.products, vec, cats).items():
                 frame[k] = v
         return Examples(frame, ex.texts, ex.labels)
 
@@ -370,9 +368,7 @@ class StackedModel:
         meta = {
             "kind": KIND,
             "format_version": FORMAT_VERSION,
-            "id2label": {str(k): v for k, v in ID2LABEL.items()},
-            "label2id": LABEL2ID,
-            "stage_names": {lang: [names[s] for s in Stage] for lang, names in STAGE_NAMES.items()},
+            **label_maps(),
             "model": self.config.to_dict(),
             "reference": self.scaler.mean,
             "only_stage": self.only_stage,
@@ -435,6 +431,15 @@ def product_categories(ws, name: str, panel) -> np.ndarray:
     cats = products.drop_duplicates("product_id").set_index("product_id")["category"]
     cats.index = cats.index.astype(str)
     return cats.reindex(pd.Index(panel.products.astype(str))).fillna("").astype(str).to_numpy(dtype=object)
+
+
+def panel_vectors(ws, name: str, panel) -> tuple[np.ndarray, np.ndarray]:
+    """((P, d) catalog text vectors, (P,) categories) of the panel's products, in panel order (a product
+    missing from the products table reads as a zero vector)."""
+    ids, vectors = catalog_vectors(ws, name)
+    at = ids.get_indexer(pd.Index(panel.products.astype(str)))
+    vec = np.where(at[:, None] >= 0, vectors[np.maximum(at, 0)], 0.0).astype(np.float32)
+    return vec, product_categories(ws, name, panel)
 
 
 def add_seasons(ws, name: str, ex: Examples) -> pd.DataFrame:

@@ -69,6 +69,15 @@ for _stage in Stage:
     _ALIASES[str(int(_stage))] = _stage
 
 
+def label_maps() -> dict:
+    """The label maps every saved model carries in its config.json (English and Chinese names)."""
+    return {
+        "id2label": {str(k): v for k, v in ID2LABEL.items()},
+        "label2id": LABEL2ID,
+        "stage_names": {lang: [names[s] for s in Stage] for lang, names in STAGE_NAMES.items()},
+    }
+
+
 def parse_stage(value: object) -> Stage | None:
     """A stage from an id (0-3), an English or Chinese name; None when not recognised."""
     if value is None:

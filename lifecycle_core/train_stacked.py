@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .analogs import ANALOG_FEATURES, AnalogReference, catalog_vectors
+from .analogs import ANALOG_FEATURES, AnalogReference
 from .calibration import fit_temperature
 from .evaluate import classification_metrics
 from .features import FEATURES, Examples, build_examples
@@ -43,7 +43,7 @@ from .stacked import (
     add_seasons,
     booster_params,
     fit_booster,
-    product_categories,
+    panel_vectors,
     product_folds,
 )
 from .stages import Stage
@@ -130,10 +130,7 @@ def train_stacked(
     progress(0.05, "season inputs")
     frame = add_seasons(ws, name, ex)
     progress(0.1, f"analog products among {len(np.unique(pids[which == TRAIN])):,} training products")
-    ids, vectors = catalog_vectors(ws, name)
-    at = ids.get_indexer(pd.Index(panel.products.astype(str)))
-    vec = np.where(at[:, None] >= 0, vectors[np.maximum(at, 0)], 0.0).astype(np.float32)
-    cats = product_categories(ws, name, panel)
+    vec, cats = panel_vectors(ws, name, panel)
     analogs = AnalogReference.from_training(frame, which == TRAIN, panel.products, vec, cats, panel.period)
     for k, v in analogs.features(frame, panel.products, vec, cats).items():
         frame[k] = v
