@@ -11,6 +11,7 @@ from ui import auth, state
 
 st.set_page_config(page_title="Lifecycle Studio", page_icon="📈", layout="wide")
 auth.require_access()  # every page runs through here: with a password configured, none shows without it
+auth.sign_out_button()
 
 # An empty workspace opens on the welcome page (one click: demo data + a trained model).
 fresh = not state.workspace().list_datasets() or state.DEMO_JOB in st.session_state

@@ -290,13 +290,24 @@ def launch_pending(ws) -> list[int]:
     return started
 
 
+SECRET_ENV = ("LIFECYCLE_PASSWORD", "LIFECYCLE_PASSWORD_HASH")
+
+
+def worker_env(root: str) -> dict[str, str]:
+    """A training worker's environment: this process's, with the package on PYTHONPATH and without the
+    dashboard's password (a worker needs none, and a process listing or a crash dump would show it)."""
+    env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    return env
+
+
 def _spawn(ws, job_id: int) -> None:
     import psutil
 
     folder = job_folder(ws, job_id)
     folder.mkdir(parents=True, exist_ok=True)
     root = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    env = worker_env(root)
     with open(folder / LOG_NAME, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "lifecycle_core.jobs", "worker", str(ws.root), str(job_id)],

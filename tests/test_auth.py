@@ -1,0 +1,110 @@
+"""The login: salted hashes, throttled guesses, sign-out, the idle timeout, the OIDC allow-list, and no
+password in a training worker's environment."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ui import auth
+
+from .conftest import ROOT
+
+
+def _app(tmp_path, monkeypatch, **env) -> AppTest:
+    monkeypatch.setenv("LIFECYCLE_WORKSPACE", str(tmp_path / "ws"))
+    for k in ("LIFECYCLE_PASSWORD", "LIFECYCLE_PASSWORD_HASH"):
+        monkeypatch.delenv(k, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    auth._global_fails.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    return at
+
+
+def _asks(at: AppTest) -> bool:
+    """Whether the page is the sign-in form."""
+    return any(t.label == "Password" for t in at.text_input)
+
+
+def _sign_in(at: AppTest, password: str) -> AppTest:
+    at.text_input[0].set_value(password)
+    at.button[0].click().run()
+    return at
+
+
+def test_a_salted_hash_signs_in_and_differs_each_time():
+    h1, h2 = auth.hash_password("correct horse"), auth.hash_password("correct horse")
+    assert h1 != h2 and h1.startswith("scrypt$") and "correct" not in h1
+    assert auth.check_password("correct horse", h1) and not auth.check_password("wrong", h1)
+    assert not auth.check_password("x", "scrypt$broken")
+
+
+def test_the_hash_command_prints_a_line_for_secrets_toml():
+    r = subprocess.run(
+        [sys.executable, "-m", "ui.auth", "hash"], input="a long password\n", capture_output=True, text=True, cwd=ROOT
+    )
+    assert r.returncode == 0, r.stderr
+    line = r.stdout.strip()
+    assert line.startswith('password_hash = "scrypt$')
+    assert auth.check_password("a long password", line.split('"')[1])
+
+
+def test_the_dashboard_takes_a_hashed_password_and_signs_out(tmp_path, monkeypatch):
+    at = _app(tmp_path, monkeypatch, LIFECYCLE_PASSWORD_HASH=auth.hash_password("s3cret-密码"))
+    assert _asks(at)
+    _sign_in(at, "s3cret-密码")
+    assert not at.exception and not _asks(at)
+    at.button(key="auth_sign_out").click().run()
+    assert _asks(at)  # signed out: the form again
+
+
+def test_wrong_guesses_lock_the_session(tmp_path, monkeypatch):
+    monkeypatch.setattr(auth.time, "sleep", lambda s: None)  # the half-second cost is not what is tested
+    at = _app(tmp_path, monkeypatch, LIFECYCLE_PASSWORD="right-one")
+    for _ in range(auth.MAX_SESSION_FAILS):
+        _sign_in(at, "guess")
+        assert any("Wrong password" in e.value for e in at.error)
+    _sign_in(at, "right-one")  # even the right password waits once the session is locked
+    assert any("Too many wrong passwords" in e.value for e in at.error)
+    assert _asks(at)
+
+
+def test_an_idle_session_is_asked_again(tmp_path, monkeypatch):
+    at = _app(tmp_path, monkeypatch, LIFECYCLE_PASSWORD="right-one", LIFECYCLE_IDLE_MINUTES="30")
+    _sign_in(at, "right-one")
+    assert not _asks(at)
+    at.session_state[auth.LAST_SEEN] = at.session_state[auth.LAST_SEEN] - 31 * 60
+    at.run()
+    assert _asks(at)
+
+
+@pytest.mark.parametrize(
+    "email, emails, domains, ok",
+    [
+        ("ana@shop.example", "", "", True),  # no list: the provider decides
+        ("ana@shop.example", "", "shop.example", True),
+        ("eve@evil.example", "", "shop.example", False),
+        ("eve@evil.example", "eve@evil.example", "shop.example", True),
+        (None, "", "shop.example", False),
+    ],
+)
+def test_the_oidc_allow_list(monkeypatch, email, emails, domains, ok):
+    monkeypatch.setattr(auth, "_secret", lambda name: {} if name == "auth" else None)
+    monkeypatch.setenv("LIFECYCLE_ALLOWED_EMAILS", emails)
+    monkeypatch.setenv("LIFECYCLE_ALLOWED_DOMAINS", domains)
+    assert auth._allowed_account(email) is ok
+
+
+def test_training_workers_get_no_password(monkeypatch):
+    from lifecycle_core import jobs
+
+    monkeypatch.setenv("LIFECYCLE_PASSWORD", "do-not-leak")
+    monkeypatch.setenv("LIFECYCLE_PASSWORD_HASH", "scrypt$x")
+    env = jobs.worker_env(str(ROOT))
+    assert "LIFECYCLE_PASSWORD" not in env and "LIFECYCLE_PASSWORD_HASH" not in env
+    assert str(ROOT) in env["PYTHONPATH"] and set(auth.SECRET_ENVS) == set(jobs.SECRET_ENV)
