@@ -10,6 +10,7 @@ import streamlit as st
 from lifecycle_core import behaviour as behaviour_core
 from lifecycle_core.stages import Stage
 from ui import data, state, widgets
+from ui.escape import plot_text
 from ui.state import tr
 
 info = state.analysis_page("behaviour")
@@ -102,7 +103,7 @@ for tab, s in zip(st.tabs(NAMES), Stage, strict=True):
             if t.empty:
                 col.caption(tr("behaviour.no_terms"))
                 continue
-            t = t.assign(direction=[tr(f"behaviour.{d}") for d in t["direction"]])
+            t = t.assign(direction=[tr(f"behaviour.{d}") for d in t["direction"]], term=t["term"].map(plot_text))
             colors = {tr("behaviour.rising"): "#2ea043", tr("behaviour.falling"): "#d73a49"}
             fig = px.bar(
                 t.sort_values("change"),

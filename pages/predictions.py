@@ -9,6 +9,7 @@ import streamlit as st
 
 from lifecycle_core.predict import predict_and_store, predictions_path
 from ui import data, state, widgets
+from ui.escape import plot_text
 from ui.state import tr
 
 info = state.analysis_page("predictions")
@@ -40,6 +41,7 @@ fig.update_layout(showlegend=False, height=340, xaxis_title=None, yaxis_title=tr
 c1.plotly_chart(fig, width="stretch", key="dist")
 if "category" in last and last["category"].notna().any():
     bycat = last.groupby(["category", "stage_name"]).size().rename("n").reset_index()
+    bycat["category"] = bycat["category"].map(plot_text)  # Plotly renders HTML in labels: data stays text
     fig = px.bar(
         bycat,
         y="category",

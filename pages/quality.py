@@ -14,6 +14,7 @@ from lifecycle_core.predict import predictions_path
 from lifecycle_core.quality import load_influence, stage_influence
 from lifecycle_core.stages import Stage
 from ui import data, state
+from ui.escape import plot_text
 from ui.state import tr
 
 info = state.analysis_page("quality")
@@ -157,7 +158,8 @@ for tab, s in zip(st.tabs(NAMES), Stage, strict=True):
             a.plotly_chart(fig, width="stretch", key=f"feat{int(s)}")
         t = toks[toks["stage"] == int(s)] if len(toks) else toks
         if len(t):
-            fig = px.bar(t.head(10), x="mean", y="token", orientation="h", title=tr("quality.top_tokens"))
+            top = t.head(10).assign(token=lambda d: d["token"].map(plot_text))  # words of the data: text only
+            fig = px.bar(top, x="mean", y="token", orientation="h", title=tr("quality.top_tokens"))
             fig.update_traces(marker_color=s.color)
             fig.update_layout(
                 height=340, yaxis={"autorange": "reversed"}, yaxis_title=None, xaxis_title=tr("quality.mean_shap")
