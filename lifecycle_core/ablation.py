@@ -81,7 +81,7 @@ def ablation(
     Returns {"dataset", "period", "variants": {variant: columns count}, "time": {"layout", "slices":
     {slice: {"n", variant: metrics}}}, "product": {...}}; a split or slice without rows is reported
     with ``n`` 0 and no metrics."""
-    from .train_stacked import TEXT_COLUMNS, _text_inputs
+    from .train_stacked import TEXT_COLUMNS, text_inputs
 
     progress = progress or (lambda f, m: None)
     split_config = split_config or SplitConfig()
@@ -121,7 +121,7 @@ def ablation(
         result[kind] = block
         if not fit.any() or not val.any() or not slices["test"].any() or len(np.unique(y[fit])) < 2:
             continue
-        text, _ = _text_inputs(reader, ex, f["text_id"].to_numpy(), fit, labeled & ~fit, pids, y, lambda a, b: None)
+        text, _ = text_inputs(reader, ex, f["text_id"].to_numpy(), fit, labeled & ~fit, pids, y, lambda a, b: None)
         for c in TEXT_COLUMNS:
             f[c] = text[c].to_numpy()
         test = slices["test"]

@@ -266,9 +266,11 @@ class StackedModel:
         return torch.from_numpy(self.reader.vectors(list(texts), segment_cache=segment_cache))
 
     def no_text(self, n: int = 1):
+        """Stand-in vectors for a model that reads no text: predict_from_embeddings never looks at them,
+        so no encoder is loaded to learn its width."""
         import torch
 
-        return torch.zeros((n, 2 * 384 + 1 if self._reader is None else self.reader.width), dtype=torch.float32)
+        return torch.zeros((n, 1), dtype=torch.float32)
 
     def _text_inputs(self, V: np.ndarray) -> np.ndarray:
         """(k, len(text_columns)) the text-derived inputs of k reader vectors."""

@@ -57,7 +57,7 @@ def _class_weights(y: np.ndarray) -> np.ndarray:
     return np.where(counts > 0, counts.sum() / (len(Stage) * np.maximum(counts, 1)), 0.0)
 
 
-def _text_inputs(reader, ex, tid, tr, va, pids, y, progress) -> tuple[pd.DataFrame, TextProjection]:
+def text_inputs(reader, ex, tid, tr, va, pids, y, progress) -> tuple[pd.DataFrame, TextProjection]:
     """TEXT_COLUMNS for the training and validation rows (NaN elsewhere) and the fitted projection.
 
     Training rows get out-of-fold text probabilities: the classifier of their product's fold never saw
@@ -135,17 +135,13 @@ def train_stacked(
     for k, v in analogs.features(frame, panel.products, vec, cats).items():
         frame[k] = v
     reader = reader or TextReader(cfg.base_model, max_length=cfg.max_length)
-    text, projection = _text_inputs(reader, ex, f["text_id"].to_numpy(), tr, va, pids, y, progress)
+    text, projection = text_inputs(reader, ex, f["text_id"].to_numpy(), tr, va, pids, y, progress)
     for c in TEXT_COLUMNS:
         frame[c] = text[c].to_numpy()
 
     # Inputs with no value on any training row (no year of history yet, no reviews) carry nothing.
-    informative = {
-        c
-        for c in frame.columns
-        if c in set(FEATURES) | set(TEXT_COLUMNS) | set(SEASON_FEATURES) | set(ANALOG_FEATURES)
-        and np.isfinite(frame.loc[tr, c].to_numpy(dtype=float)).any()
-    }
+    candidates = FEATURES + SEASON_FEATURES + ANALOG_FEATURES + TEXT_COLUMNS
+    informative = {c for c in candidates if np.isfinite(frame.loc[tr, c].to_numpy(dtype=float)).any()}
     y_tr, y_va = y[tr], y[va]
     n_classes = int((np.bincount(y_tr, minlength=len(Stage)) > 0).sum())
     base = [c for c in FEATURES if c in informative]
@@ -211,16 +207,7 @@ def train_stacked(
         "on: " + ", ".join(p for p in parts if p in TEXT_PARTS)
         if text_cols
         else f"off: validation macro-F1 {best_f1} without the text, "
-        + str(
-            max(
-                (
-                    h["validation_macro_f1"]
-                    for h in history
-                    if "text" in h.get("inputs", "") or "reviews" in h.get("inputs", "")
-                ),
-                default="n/a",
-            )
-        )
+        + str(max((fit_[1] for key, fit_ in fits.items() if set(key) & set(TEXT_PARTS)), default="n/a"))
         + " at best with it"
     )
     model = StackedModel(

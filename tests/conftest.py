@@ -104,3 +104,19 @@ def reading_text(model, std: float = 0.5, seed: int = 0):
     torch.nn.init.normal_(model.net.text_head[-1].weight, std=std)
     assert model.reads_text()
     return model
+
+
+def analog_frame():
+    """Three products (rows 0-2) at ages 0 and 1 (weeks) with labels and levels: the smallest frame the
+    analog functions read."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "row": [0, 0, 1, 1, 2, 2],
+            "age": [0.0, 1.0, 0.0, 1.0, 0.0, 1.0],
+            "stage": [0, 1, 0, 2, 3, 3],
+            "ratio_to_max": [0.2, 1.0, 0.3, 1.0, 1.0, 0.5],
+            "log_units_4": [1.0, 2.0, 1.0, 3.0, 3.0, 1.0],
+        }
+    )

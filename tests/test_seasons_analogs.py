@@ -14,7 +14,7 @@ from lifecycle_core.analogs import ANALOG_FEATURES, analog_features, neighbours,
 from lifecycle_core.panel import Panel
 from lifecycle_core.seasons import SEASON_FEATURES, season_features
 
-from .conftest import demo_workspace
+from .conftest import analog_frame, demo_workspace
 
 
 def _panel(units: np.ndarray) -> Panel:
@@ -77,15 +77,7 @@ def test_neighbours_are_training_products_same_category_first_never_itself():
 
 
 def test_analog_features_read_training_rows_only():
-    frame = pd.DataFrame(
-        {
-            "row": [0, 0, 1, 1, 2, 2],
-            "age": [0.0, 1.0, 0.0, 1.0, 0.0, 1.0],
-            "stage": [0, 1, 0, 2, 3, 3],
-            "ratio_to_max": [0.2, 1.0, 0.3, 1.0, 1.0, 0.5],
-            "log_units_4": [1.0, 2.0, 1.0, 3.0, 3.0, 1.0],
-        }
-    )
+    frame = analog_frame()
     train = np.array([True, True, True, True, False, False])
     nb = np.array([[1, 2], [0, 2], [0, 1]])
     a = analog_features(frame, train, nb, 3, "W")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 from transformers import AutoTokenizer
 
@@ -16,7 +15,7 @@ from lifecycle_core.predict import load_model, model_dir, model_examples, score_
 from lifecycle_core.stacked import K_FOLDS, PARTS, StackedModel, TextProjection, TextReader, product_folds
 from lifecycle_core.train import TrainConfig, train
 
-from .conftest import demo_workspace, tiny_bert
+from .conftest import analog_frame, demo_workspace, tiny_bert
 
 
 @pytest.fixture(scope="module")
@@ -69,15 +68,7 @@ def test_a_fold_classifier_never_saw_the_products_it_scores():
 
 
 def test_analogs_are_training_products_and_never_the_product_itself():
-    frame = pd.DataFrame(
-        {
-            "row": [0, 0, 1, 1, 2, 2],
-            "age": [0.0, 1.0, 0.0, 1.0, 0.0, 1.0],
-            "stage": [0, 1, 0, 2, 3, 3],
-            "ratio_to_max": [0.2, 1.0, 0.3, 1.0, 1.0, 0.5],
-            "log_units_4": [1.0, 2.0, 1.0, 3.0, 3.0, 1.0],
-        }
-    )
+    frame = analog_frame()
     ids = np.array(["A", "B", "C"])
     vec = np.eye(3, dtype=np.float32)
     vec[2] = vec[0]  # C reads exactly like A
