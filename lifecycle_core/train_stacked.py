@@ -183,6 +183,10 @@ def train_stacked(
             if trials[drop] < best_f1 + PART_GAIN:
                 break
             parts, best_f1 = tuple(q for q in parts if q != drop), trials[drop]
+        # The signals alone are always a candidate: elimination one part at a time can stop at a set of
+        # parts that together do worse on validation than none of them (small daily catalogs).
+        if parts and fit(())[1] >= best_f1:
+            parts = ()
         booster, best_f1, val_proba, chosen = fit(parts)
     left_out = [p for p in PARTS if p not in parts]
     non_text, text_cols = _ordered(chosen)
