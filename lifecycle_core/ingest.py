@@ -9,6 +9,7 @@ single byte is written.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -19,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .mapping import TableMapping, complete_mapping, guess_mapping
+from .layout_apply import RETURN_FLAG, VARIANT_NAME
+from .mapping import TableMapping
 from .parsing import as_category, normalize_ids, parse_dates, parse_numbers
 from .periods import (
     AGGREGATED_WORDS,
@@ -30,8 +32,9 @@ from .periods import (
     infer_rhythm,
     period_start,
 )
+from .plan import FilePlan, plan_files
 from .privacy import mask_series, pseudonymize
-from .readers import RawTable, ReadLimits, SourceFile, read_source
+from .readers import RawTable, ReadLimits, SourceFile
 from .report import ERROR, IngestError, ValidationReport
 from .stages import parse_stage
 from .transactions import TransactionRules, aggregate_lines, clean_transactions, mode_per_product, products_from_lines
@@ -74,14 +77,6 @@ class IngestOptions:
 
 
 @dataclass
-class FilePlan:
-    """One uploaded file, read, with the mapping that will be applied (guessed or given)."""
-
-    raw: RawTable
-    mapping: TableMapping
-
-
-@dataclass
 class PreparedDataset:
     """Validated, normalised tables ready to store. Only built when the report has no errors."""
 
@@ -94,49 +89,6 @@ class PreparedDataset:
     period: str = "W"  # the period the sales were aggregated to (options.period resolved)
 
 
-def plan_files(
-    sources: Sequence[SourceFile],
-    *,
-    overrides: dict[str, TableMapping] | None = None,
-    options: IngestOptions | None = None,
-) -> tuple[list[FilePlan], ValidationReport]:
-    """Read every file and guess (or apply) its mapping. Reading problems of all files are reported together."""
-    options = options or IngestOptions()
-    overrides = overrides or {}
-    report = ValidationReport()
-    plans: list[FilePlan] = []
-    if not sources:
-        report.error("no_files", "no files were given", expected="one or more CSV, .csv.gz, .xlsx or .parquet files")
-    names = [s.name for s in sources]
-    for dup in sorted({n for n in names if names.count(n) > 1}):
-        report.error("duplicate_file", "the same file name was given twice", file=dup, expected="distinct files")
-    for src in sources:
-        try:
-            raw = read_source(src, limits=options.limits)
-        except IngestError as exc:
-            report.extend(exc.report)
-            continue
-        if src.name in overrides:
-            over = overrides[src.name]
-            missing_src = [c for c in over.columns if c not in raw.columns]
-            kept = {c: f for c, f in over.columns.items() if c in raw.columns}
-            mapping = complete_mapping(
-                TableMapping(over.table, kept, {c: 1.0 for c in over.confidence if c in raw.columns}, 1.0), raw.columns
-            )
-            for c in missing_src:
-                report.error(
-                    "mapping_unknown_column",
-                    "the mapping names a column this file does not have",
-                    file=src.name,
-                    column=c,
-                    expected=f"one of {raw.columns}",
-                )
-        else:
-            mapping = guess_mapping(raw.columns, file_name=src.name)
-        plans.append(FilePlan(raw, mapping))
-    return plans, report
-
-
 def ingest(
     workspace: Workspace,
     name: str,
@@ -146,17 +98,42 @@ def ingest(
     options: IngestOptions | None = None,
     replace: bool = False,
     progress: Progress | None = None,
+    force: bool = False,
+    remember: bool = True,
 ) -> DatasetInfo:
-    """Read, validate and store ``sources`` as dataset ``name``; raises IngestError and writes nothing on error."""
+    """Read, validate and store ``sources`` as dataset ``name``; raises IngestError and writes nothing on error.
+
+    The workspace's saved mappings are used for files whose header they match; with ``remember``, the
+    mapping-file entries that were used are saved for the next export of the same layout.
+    ``force``: store sales where most products have a single dated row (refused otherwise: such a file
+    is usually a catalogue or a one-day snapshot, not sales over time)."""
     options = options or IngestOptions()
     progress = progress or _no_progress
     workspace.check_dataset_name(name, replace=replace)
     progress(0.0, "reading files")
-    plans, report = plan_files(sources, overrides=overrides, options=options)
+    plans, report = plan_files(sources, overrides=overrides, options=options, saved=workspace.saved_mappings())
     # Unreadable files do not stop the others from being checked: one report lists every problem.
     prepared = prepare(plans, options=options, key=workspace.secret_key(), report=report, progress=progress)
+    single = [p for p in prepared.report.warnings if p.code == SINGLE_ROWS]
+    if single and not force:
+        refusal = ValidationReport()
+        refusal.error(
+            SINGLE_ROWS,
+            single[0].message,
+            expected="sales over time (several dated rows per product); if this really is your sales, ingest "
+            "again with --force",
+        )
+        raise IngestError(refusal)
     progress(0.9, "saving")
     info = workspace.save_dataset(name, prepared, replace=replace)
+    if remember and overrides:
+        for plan in plans:
+            if (
+                plan.used
+                and plan.mapping.columns
+                and plan.mapping.columns != (plan.auto.columns if plan.auto else None)
+            ):
+                workspace.save_mapping(plan.signature, plan.mapping, file=plan.raw.file)
     progress(1.0, "done")
     return info
 
@@ -173,7 +150,11 @@ def prepare(
     report = report or ValidationReport()
     progress = progress or _no_progress
     by_table: dict[str, list[pd.DataFrame]] = {}
+    for plan in plans:
+        _report_plan(plan, report)
     for i, plan in enumerate(plans):
+        if not plan.used:
+            continue
         progress(0.1 + 0.6 * i / max(1, len(plans)), f"validating {plan.raw.file}")
         tm = plan.mapping
         for f in tm.missing_required:
@@ -187,7 +168,10 @@ def prepare(
             )
         if tm.missing_required:
             continue
-        frame = convert(plan.raw, tm, report, options=options)
+        opts = options
+        if options.date_order == "auto" and plan.date_order:
+            opts = dataclasses.replace(options, date_order=plan.date_order)
+        frame = convert(plan.raw, tm, report, options=opts)
         if tm.table == "transactions":
             if "customer_id" in frame:
                 frame["customer_id"] = pseudonymize(frame["customer_id"], key)
@@ -200,7 +184,7 @@ def prepare(
     if not report.ok:
         raise IngestError(report)
     progress(0.75, "combining tables")
-    tables = _combine(by_table, report, options)
+    tables = _combine(by_table, report, options, plans)
     if not report.ok:
         raise IngestError(report)
     sources = [
@@ -213,10 +197,12 @@ def prepare(
             "delimiter": p.raw.delimiter,
             "sheet": p.raw.sheet,
             "rows": p.raw.n_rows,
-            "table": p.mapping.table,
+            "table": p.mapping.table if p.used else None,
             "mapping": p.mapping.columns,
             "confidence": p.mapping.confidence,
             "extra_columns": p.mapping.extra,
+            "layout": p.layout,
+            "joined_into": p.joined_into,
         }
         for p in plans
     ]
@@ -229,6 +215,80 @@ def prepare(
     return PreparedDataset(tables, report, sources, options, h.hexdigest(), counts, period)
 
 
+SINGLE_ROWS = "mostly_single_rows"
+
+
+def _report_plan(plan: FilePlan, report: ValidationReport) -> None:
+    """What recognising the file's layout did (or what it still needs), in the report kept with the data."""
+    file = plan.raw.file
+    if plan.needs:
+        report.error(
+            "needs_another_file",
+            f"{plan.layout or 'this file'} cannot make a dataset on its own",
+            file=file,
+            expected=plan.needs,
+        )
+    if plan.joined_into:
+        report.info.setdefault("layouts", {})[file] = {"layout": plan.layout, "joined_into": plan.joined_into}
+    if plan.note:
+        report.warning("read_as_catalogue", plan.note, file=file)
+    if plan.saved_from:
+        when = plan.saved_from.get("saved_at", "")
+        report.info.setdefault("saved_mappings", {})[file] = {"from": plan.saved_from.get("file"), "saved_at": when}
+    if plan.unmatched is not None:
+        rows, values = plan.unmatched
+        report.rows(
+            ERROR,
+            "order_not_in_orders_file",
+            "the order number is not in the orders file joined to this one, so the line has no date",
+            file=file,
+            column=plan.mapping.source_of("invoice_id"),
+            rows=pd.Series(rows),
+            values=pd.Series(values),
+            expected="the orders export of the same period as the items export",
+        )
+    a = plan.applied
+    if a is None or plan.mapping.table == "inventory":
+        return
+    info = {
+        "layout": a.layout.label,
+        "excluded": a.excluded,
+        "returned": a.returned,
+        "filled": a.filled,
+        "id_fallbacks": a.id_fallbacks,
+        "dropped": a.dropped,
+        "cancelled_units": a.cancelled_units,
+    }
+    report.info.setdefault("layouts", {})[file] = info
+    parts = [f"recognised: {a.layout.label}"]
+    if a.excluded:
+        parts.append("excluded " + _counted(a.excluded, "line"))
+    if a.cancelled_units:
+        parts.append(
+            "cancelled units taken off the quantities ("
+            + ", ".join(f"{k}: {v:,g}" for k, v in a.cancelled_units.items())
+            + ")"
+        )
+    if a.returned:
+        parts.append("counted as returns " + _counted(a.returned, "line"))
+    if a.id_fallbacks:
+        parts.append(
+            "product id taken from " + _counted(a.id_fallbacks, "row") + " where the first id column was empty"
+        )
+    if a.filled:
+        unit = "product's first row (or its parent)" if a.layout.table == "products" else "order's first line"
+        parts.append(f"empty cells filled from each {unit} ({sum(a.filled.values()):,} cells)")
+    if a.dropped:
+        parts.append("skipped rows that are not items " + _counted(a.dropped, "row"))
+    report.warning("platform_layout", "; ".join(parts), file=file)
+
+
+def _counted(counts: dict[str, int], noun: str) -> str:
+    total = sum(counts.values())
+    detail = ", ".join(f"{k}: {v:,}" for k, v in counts.items())
+    return f"{total:,} {noun}{'s' if total != 1 else ''} ({detail})"
+
+
 def convert(raw: RawTable, tm: TableMapping, report: ValidationReport, *, options: IngestOptions) -> pd.DataFrame:
     """Typed canonical columns from a raw table; every bad cell is reported with its row number.
 
@@ -237,7 +297,7 @@ def convert(raw: RawTable, tm: TableMapping, report: ValidationReport, *, option
     """
     spec = schema.TABLES[tm.table]
     src = raw.frame
-    rows = pd.Series(np.arange(len(src), dtype="int64") + raw.first_row, index=src.index)
+    rows = pd.Series(raw.numbers(), index=src.index)
     out = pd.DataFrame({"_row": rows, "_file": pd.Categorical.from_codes(np.zeros(len(src), "int8"), [raw.file])})
     today = pd.Timestamp.now().normalize()
     lo, hi = pd.Timestamp(year=options.min_year, month=1, day=1), today + pd.Timedelta(days=options.max_future_days)
@@ -315,6 +375,10 @@ def convert(raw: RawTable, tm: TableMapping, report: ValidationReport, *, option
     if tm.table == "products":
         for col in tm.extra:
             out[_attr_name(col, out.columns)] = as_category(src[col]).astype("str")
+        if VARIANT_NAME in src:
+            out[VARIANT_NAME] = src[VARIANT_NAME].to_numpy()
+    if tm.table == "transactions" and RETURN_FLAG in src:
+        out[RETURN_FLAG] = src[RETURN_FLAG].to_numpy(dtype=bool)
     return out
 
 
@@ -354,7 +418,10 @@ def _check_range(frame, fname, lo, hi, report, file, tm, expected) -> None:
 
 
 def _combine(
-    by_table: dict[str, list[pd.DataFrame]], report: ValidationReport, options: IngestOptions
+    by_table: dict[str, list[pd.DataFrame]],
+    report: ValidationReport,
+    options: IngestOptions,
+    plans: Sequence[FilePlan] = (),
 ) -> dict[str, pd.DataFrame]:
     tables: dict[str, pd.DataFrame] = {}
     cat = {t: pd.concat(fs, ignore_index=True) for t, fs in by_table.items()}
@@ -366,16 +433,18 @@ def _combine(
         )
         return {}
     if "sales" not in cat and "transactions" not in cat:
-        report.error(
-            "no_sales",
-            "no file holds sales: the life cycle is read from sales over time",
-            expected="a sales file (product, date, units) or invoice lines (product, timestamp, quantity)",
-        )
+        if not any(p.code == "needs_another_file" for p in report.errors):
+            report.error(
+                "no_sales", "no file holds sales: the life cycle is read from sales over time", **_what_to_add(plans)
+            )
         return {}
     derived_products: pd.DataFrame
     period = _choose_period(cat, options, report)
     if period is None:
         return {}
+    catalogue = _dedupe_products(cat["products"], report) if "products" in cat else None
+    if "transactions" in cat and catalogue is not None:
+        cat["transactions"] = _ids_from_names(cat["transactions"], catalogue, report)
     if "transactions" in cat:
         lines = cat["transactions"]
         sales = aggregate_lines(lines, period)
@@ -406,8 +475,10 @@ def _combine(
             if c in s:
                 derived_products[c] = derived_products["product_id"].map(mode_per_product(s, c))
     first_last = sales[sales["units"] > 0].groupby("product_id")["period"].agg(["min", "max"])
-    if "products" in cat:
-        products = _dedupe_products(cat["products"], report)
+    if catalogue is not None:
+        products = catalogue
+        if "transactions" in cat:
+            products = _add_sold_products(products, derived_products, report)
         known = set(products["product_id"])
         for t, frame in (
             ("sales", cat.get("sales")),
@@ -434,7 +505,8 @@ def _combine(
             )
             title = products["title"] if "title" in products else pd.Series(None, index=products.index, dtype="str")
             products["title"] = title.fillna(products["product_id"])
-    products = products.drop(columns=["_row", "_file"], errors="ignore")
+    products = products.drop(columns=["_row", "_file", VARIANT_NAME], errors="ignore")
+    _single_rows(sales, report)
     products["first_sale"] = products["product_id"].map(first_last["min"])
     products["last_sale"] = products["product_id"].map(first_last["max"])
     tables["products"] = products.reset_index(drop=True)
@@ -457,6 +529,86 @@ def _combine(
     if no_sales:
         report.warning("products_without_sales", f"{no_sales:,} products have no sales in the data")
     return tables
+
+
+def _what_to_add(plans: Sequence[FilePlan]) -> dict:
+    """One sentence on what would make the given files a dataset."""
+    tables = {p.mapping.table for p in plans if p.used}
+    needs = [p for p in plans if p.used and p.applied is not None and p.applied.layout.needs]
+    if needs:
+        return {
+            "file": needs[0].raw.file,
+            "expected": f"{needs[0].layout} is a product list: {needs[0].applied.layout.needs}",
+        }
+    if tables & {"products", "inventory", "reviews", "search_terms"}:
+        given = ", ".join(sorted(tables))
+        return {
+            "expected": f"only {given} were given: add the sales, either your orders export with line items "
+            "(order, date, product, quantity) or a sales file (product, date, units)"
+        }
+    return {"expected": "a sales file (product, date, units) or invoice lines (product, timestamp, quantity)"}
+
+
+def _ids_from_names(lines: pd.DataFrame, products: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:
+    """Lines that name their product rather than give its id (a shop without SKUs: Shopify's line item
+    "Hoodie - Blue / M") are matched to the products file by title or variant name, case-insensitively."""
+    ids = lines["product_id"].astype("object")
+    known = set(products["product_id"].astype("str"))
+    unknown = ids.notna() & ~ids.isin(known)
+    if not unknown.any():
+        return lines
+    by_name: dict[str, str] = {}
+    for col in (VARIANT_NAME, "title"):
+        if col in products:
+            for name, pid in zip(products[col], products["product_id"], strict=True):
+                if isinstance(name, str):
+                    by_name.setdefault(name.casefold().strip(), str(pid))
+    if not by_name:
+        return lines
+    names = ids[unknown].astype("str").str.casefold().str.strip()
+    found = names.map(by_name)
+    hit = found.notna()
+    if not hit.any():
+        return lines
+    lines = lines.copy()
+    ids = ids.copy()
+    ids[found[hit].index] = found[hit]
+    lines["product_id"] = as_category(ids)
+    report.warning(
+        "ids_from_names",
+        f"{int(hit.sum()):,} lines name their product instead of giving its id; matched to the products file "
+        f"by title ({names[hit].nunique():,} product{'s' if names[hit].nunique() != 1 else ''})",
+    )
+    return lines
+
+
+def _add_sold_products(products: pd.DataFrame, derived: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:
+    """Products sold in the orders but missing from the products file (deleted or renamed since) are kept,
+    titled by their lines: an orders export covers years, a catalogue export shows today's products."""
+    known = set(products["product_id"].astype("str"))
+    sold = derived[~derived["product_id"].astype("str").isin(known)]
+    if sold.empty:
+        return products
+    examples = ", ".join(str(v) for v in sold["product_id"].head(5))
+    report.warning(
+        "products_only_in_orders",
+        f"{len(sold):,} product(s) sold in the orders are not in the products file (e.g. {examples}); "
+        "they are kept, titled by their order lines",
+    )
+    extra = sold.drop(columns=["first_sale", "last_sale"], errors="ignore")
+    return pd.concat([products, extra], ignore_index=True)
+
+
+def _single_rows(sales: pd.DataFrame, report: ValidationReport) -> None:
+    """Sales where most products have one dated row are usually a catalogue or a one-day snapshot."""
+    per = sales.loc[sales["units"] > 0].groupby("product_id", observed=True).size()
+    if len(per) >= 10 and (per == 1).mean() > 0.5:
+        report.warning(
+            SINGLE_ROWS,
+            f"{(per == 1).mean():.0%} of {len(per):,} products have a single dated sales row, over "
+            f"{sales['period'].nunique()} period(s): this looks like a catalogue or a one-day snapshot, not sales "
+            "over time",
+        )
 
 
 def _choose_period(cat: dict[str, pd.DataFrame], options: IngestOptions, report: ValidationReport) -> str | None:

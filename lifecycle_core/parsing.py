@@ -20,7 +20,8 @@ EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 EXCEL_SERIAL_RANGE = (20_000, 80_000)
 
 _SLASHED = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})(.*)$")
-_TIME_FORMATS = ("", " %H:%M", " %H:%M:%S")
+# "05/03/2024 10:30", and US locale dates with a 12-hour clock ("3/5/24, 9:10 AM", as Magento writes them).
+_TIME_FORMATS = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p", ", %I:%M %p", ", %I:%M:%S %p", ", %H:%M")
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ def _from_serial(num: pd.Series, present: pd.Series) -> ParsedDates:
 def _parse_unique(u: pd.Series, date_order: str) -> tuple[pd.Series, str, bool]:
     if len(u) == 0:
         return pd.Series([], dtype="datetime64[ns]"), "iso", False
+    u = _local_time(u)
     numeric = pd.to_numeric(u, errors="coerce")
     if numeric.notna().mean() > 0.9 and numeric.dropna().between(*EXCEL_SERIAL_RANGE).all():
         return EXCEL_EPOCH + pd.to_timedelta(numeric, unit="D"), "excel-serial", False
@@ -110,11 +112,33 @@ def _parse_unique(u: pd.Series, date_order: str) -> tuple[pd.Series, str, bool]:
     return got, "iso", False
 
 
+# "2024-03-05 14:22:01 +0100", "...T14:22:01Z", "... 14:22:01 UTC", "... PST": shop platforms write the
+# offset of the shop's time zone, which changes with daylight saving (one file mixes +0100 and +0200).
+# The wall-clock time is what places a sale in its day, so the zone is dropped, never converted.
+_ZONE = re.compile(
+    r"(\d:\d\d(?:\.\d+)?)(?:\s*(?:[+-]\d{2}:?\d{2}|Z)|\s+(?:UTC|GMT|[A-Z]{2,4}T)(?:[+-]\d{1,2}(?::?\d{2})?)?)\s*$"
+)
+
+
+def _local_time(u: pd.Series) -> pd.Series:
+    return u.str.replace(_ZONE, r"\1", regex=True)
+
+
 # Monthly exports name a month rather than a day: "Jan 2024", "January 2024", "Jan-24", "03/2024",
 # "2024M03", "202403", "2024年3月". Each is read as the first day of that month; weekly ones may name an
 # ISO week ("2024-W05"), read as its Monday.
 # Days with a month name, as spreadsheets and US exports write them: "05-Mar-2024", "Mar 5, 2024".
-_NAMED_DAY_FORMATS = ("%d-%b-%Y", "%d-%b-%y", "%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%b %d %Y")
+_NAMED_DAY_FORMATS = (
+    "%d-%b-%Y",
+    "%d-%b-%y",
+    "%b-%d-%y",
+    "%b-%d-%Y",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%b %d %Y",
+)
 _MONTH_FORMATS = ("%b %Y", "%B %Y", "%b-%y", "%b-%Y", "%B-%Y", "%b %y", "%Y %b", "%Y-%b", "%b. %Y")
 _MONTH_PATTERNS = (
     (re.compile(r"^\s*(\d{1,2})[/.\-](\d{4})\s*$"), r"\2-\1-01"),  # 03/2024
@@ -199,8 +223,19 @@ def as_category(s: pd.Series) -> pd.Series:
         if not (pd.api.types.is_string_dtype(s) or pd.api.types.is_object_dtype(s)):
             s = s.astype("str").where(s.notna(), None)
         codes, uniq = pd.factorize(s)
-    cleaned = pd.Series(uniq, dtype="str").str.strip()
+    cleaned = strip_excel_guard(pd.Series(uniq, dtype="str").str.strip())
     return _recode(codes, cleaned.where(cleaned != "", None), s.index)
+
+
+_GUARD = r'^="(.*)"$'
+
+
+def strip_excel_guard(s: pd.Series) -> pd.Series:
+    """``="0012345"`` -> ``0012345``: Taobao, JD and others write ids as Excel formulas so that
+    Excel keeps their leading zeros and digits; the guard is not part of the value."""
+    if not s.str.startswith('="').any():
+        return s
+    return s.str.replace(_GUARD, r"\1", regex=True).str.strip()
 
 
 def map_categories(s: pd.Series, fn) -> pd.Series:

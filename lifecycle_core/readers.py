@@ -14,9 +14,10 @@ import csv
 import hashlib
 import io
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -76,6 +77,15 @@ class RawTable:
     # Row number the user sees for frame row 0 (spreadsheet convention: header is row 1).
     first_row: int = 2
     sheet: str | None = None
+    # Row numbers of each frame row when rows were dropped (a platform layout's excluded orders).
+    row_numbers: np.ndarray | None = None
+    footer_lines: list[int] = field(default_factory=list)  # short trailing lines dropped as a footer
+
+    def numbers(self) -> np.ndarray:
+        """The row number the user sees for every frame row."""
+        if self.row_numbers is not None:
+            return self.row_numbers
+        return np.arange(len(self.frame), dtype="int64") + self.first_row
 
     @property
     def columns(self) -> list[str]:
@@ -321,15 +331,18 @@ def _parse_csv(name: str, source, sample_bytes: bytes, encoding: str, *, locate:
         end = min((i for i in (locate.find(b"\n"), locate.find(b"\r")) if i >= 0), default=len(locate))
         sample_bytes = locate[: end + 1]
     sample = sample_bytes.decode("utf-8", errors="replace")
-    delimiter = _sniff_delimiter(sample)
-    first_line = sample.splitlines()[0] if sample.splitlines() else ""
+    # Some exports (eBay's orders report) start with blank lines: the header is the first line with text.
+    lines = sample.split("\n")
+    skip = next((i for i, line in enumerate(lines) if line.strip(' \t\r,;"')), 0)
+    delimiter = _sniff_delimiter("\n".join(lines[skip:]))
+    first_line = lines[skip].rstrip("\r") if lines else ""
     header = next(csv.reader([first_line], delimiter=delimiter), [])
     header = [h.strip() or f"column_{i + 1}" for i, h in enumerate(header)]
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         _fail(name, "duplicate_column", f"column names repeat: {dupes}", row=1, expected="unique column names")
 
-    bad_rows: list[tuple[int | None, str]] = []
+    bad_rows: list[tuple[int | None, int, int]] = []  # (line, fields expected, fields found)
     cursor = [0, 1]  # (byte offset, line number) just after the last bad row located
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -347,13 +360,13 @@ def _parse_csv(name: str, source, sample_bytes: bytes, encoding: str, *, locate:
             if at >= 0:
                 number = line + locate.count(b"\n", base, at)
                 cursor[0], cursor[1] = at + len(needle), number + needle.count(b"\n")
-        bad_rows.append((number, f"expected {row.expected_columns} fields, found {row.actual_columns}"))
+        bad_rows.append((number, row.expected_columns, row.actual_columns))
         return "skip"
 
     try:
         table = pacsv.read_csv(
             source,
-            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=16 * MIB),
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=skip + 1, block_size=16 * MIB),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
                 # Dictionary-encode while parsing (in C++, on all cores): ids, names and dates repeat,
@@ -368,14 +381,19 @@ def _parse_csv(name: str, source, sample_bytes: bytes, encoding: str, *, locate:
         if locate is None:
             raise _NeedFullRead from exc  # e.g. invalid UTF-8 past the sample: detect the encoding on all of it
         _fail(name, "malformed_csv", f"the CSV could not be parsed: {exc}", expected="a well-formed CSV file")
+    footer: list[int] = []
     if bad_rows:
-        if locate is None and any(number is None for number, _ in bad_rows[:SHOWN_BAD_ROWS]):
+        if locate is None and any(row[0] is None for row in bad_rows[:SHOWN_BAD_ROWS]):
             raise _NeedFullRead  # read again in memory so every bad row gets its line number
+        footer = _footer_lines(bad_rows, locate)
+        if len(footer) == len(bad_rows):
+            bad_rows = []
+    if bad_rows:
         rep = ValidationReport()
-        for number, what in bad_rows[:SHOWN_BAD_ROWS]:
+        for number, expected, found in bad_rows[:SHOWN_BAD_ROWS]:
             rep.error(
                 "malformed_row",
-                f"wrong number of fields: {what}",
+                f"wrong number of fields: expected {expected} fields, found {found}",
                 file=name,
                 row=number,
                 expected=f"{len(header)} fields",
@@ -385,7 +403,23 @@ def _parse_csv(name: str, source, sample_bytes: bytes, encoding: str, *, locate:
         raise IngestError(rep)
     # Cells are stripped later, per distinct value (ingest.as_category), which is far cheaper.
     frame = table.to_pandas()
-    return RawTable(name, "csv", frame, "", 0, encoding=encoding, delimiter=delimiter)
+    raw = RawTable(name, "csv", frame, "", 0, encoding=encoding, delimiter=delimiter, first_row=skip + 2)
+    raw.footer_lines = footer
+    return raw
+
+
+FOOTER_LINES = 8  # short lines this close to the end are a report's footer ("3 record(s) downloaded")
+
+
+def _footer_lines(bad_rows: list[tuple[int | None, int, int]], data: bytes | None) -> list[int]:
+    """Line numbers of the malformed rows that are a footer: every one within the file's last
+    FOOTER_LINES lines and shorter than the header. Anything else stays an error."""
+    if data is None or not bad_rows or len(bad_rows) > FOOTER_LINES:
+        return []
+    last = data.rstrip(b"\r\n").count(b"\n") + 1
+    if any(n is None or n <= last - FOOTER_LINES or found >= expected for n, expected, found in bad_rows):
+        return []
+    return [int(n) for n, _, _ in bad_rows if n is not None]
 
 
 def _encoding_name(enc: str) -> str:

@@ -41,7 +41,7 @@ class Problem:
         loc = ", ".join(where)
         text = f"{self.severity.upper()} [{self.code}] {loc + ': ' if loc else ''}{self.message}"
         if self.value is not None:
-            text += f" (found {self.value!r}"
+            text += f" (found {self.value!r}" if self.value != "" else " (found an empty cell"
             text += f"; expected {self.expected})" if self.expected else ")"
         elif self.expected:
             text += f" (expected {self.expected})"
@@ -60,7 +60,9 @@ class ValidationReport:
         from .privacy import mask_pii
 
         if where.get("value") is not None:
-            where["value"] = mask_pii(_short(where["value"]))
+            value = where["value"]
+            # An empty cell is shown as empty, never as "nan" or "None".
+            where["value"] = "" if _is_missing(value) else mask_pii(_short(value))
         self.problems.append(Problem(severity, code, mask_pii(message), **where))
 
     def error(self, code: str, message: str, **where: Any) -> None:
@@ -150,6 +152,13 @@ def _masked(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_masked(v) for v in value]
     return value
+
+
+def _is_missing(value: Any) -> bool:
+    try:
+        return value is None or value is pd.NA or value is pd.NaT or bool(pd.isna(value))
+    except (TypeError, ValueError):  # arrays and other non-scalars are values, not gaps
+        return False
 
 
 def _short(value: Any, limit: int = 80) -> str:

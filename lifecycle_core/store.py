@@ -99,6 +99,15 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX stage_labels_dataset ON stage_labels (dataset, product_id);
     """,
+    """
+    CREATE TABLE saved_mappings (
+        signature TEXT PRIMARY KEY,
+        table_name TEXT NOT NULL,
+        columns TEXT NOT NULL,
+        file TEXT NOT NULL,
+        saved_at TEXT NOT NULL
+    );
+    """,
 ]
 LABEL_COLUMNS = ["id", "product_id", "period", "stage", "author", "created_at", "undone_at", "undone_by"]
 _AUTHOR_RE = re.compile(r"[\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -394,6 +403,41 @@ class Workspace:
             )
             if cur.rowcount == 0:
                 raise WorkspaceError(f"no active stage label with id {label_id}")
+
+    # -- mappings the user confirmed, per export layout -------------------------------------------
+
+    def save_mapping(self, signature: str, mapping, *, file: str) -> None:
+        """Remember ``mapping`` (a TableMapping) for files whose header has ``signature``
+        (plan.header_signature): next month's export of the same shop maps itself."""
+        from .schema import TABLES
+
+        if mapping.table not in TABLES:
+            raise WorkspaceError(f"cannot save a mapping to table {mapping.table!r}; tables: {list(TABLES)}")
+        with self._connect() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO saved_mappings (signature, table_name, columns, file, saved_at) "
+                "VALUES (?,?,?,?,?)",
+                (signature, mapping.table, _dumps(dict(mapping.columns)), str(file)[:200], _now()),
+            )
+
+    def saved_mappings(self) -> dict[str, dict]:
+        """signature -> {"mapping": TableMapping, "file": the file it was confirmed on, "saved_at"}."""
+        from .mapping import TableMapping
+
+        with self._connect() as con:
+            rows = con.execute("SELECT * FROM saved_mappings ORDER BY saved_at").fetchall()
+        out = {}
+        for r in rows:
+            cols = json.loads(r["columns"])
+            tm = TableMapping(r["table_name"], cols, {c: 1.0 for c in cols}, 1.0)
+            out[r["signature"]] = {"mapping": tm, "file": r["file"], "saved_at": r["saved_at"]}
+        return out
+
+    def forget_mapping(self, signature: str) -> None:
+        with self._connect() as con:
+            cur = con.execute("DELETE FROM saved_mappings WHERE signature=?", (signature,))
+            if cur.rowcount == 0:
+                raise WorkspaceError(f"no saved mapping with signature {signature!r}")
 
     def _sweep(self) -> None:
         """Remove staging debris and dataset folders no catalog row points to (left by a crash)."""

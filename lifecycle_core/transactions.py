@@ -128,6 +128,9 @@ def classify_lines(lines: pd.DataFrame, rules: TransactionRules) -> pd.Series:
         cancelled = _flag_unique(lines["invoice_id"], lambda u: u.str.upper().str.startswith(prefixes))
     else:
         cancelled = np.zeros(n, dtype=bool)
+    if "_return" in lines:
+        # Lines a platform layout added for refunded orders (layout_apply.RETURN_FLAG).
+        cancelled = cancelled | lines["_return"].to_numpy(dtype=bool)
     adjustment = np.zeros(n, dtype=bool)
     if "price" in lines:
         zero_price = lines["price"].fillna(0).to_numpy() == 0
