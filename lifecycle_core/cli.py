@@ -83,6 +83,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             options=options,
             replace=args.replace,
             progress=_progress_printer(args.quiet),
+            force=args.force,
         )
     except IngestError as exc:
         print(exc.report.format_text(), file=sys.stderr)
@@ -103,14 +104,44 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     for t in ("transactions", "reviews", "search_terms", "inventory"):
         if t in c:
             print(f"  {t}: {c[t]:,} rows")
+    saved = info.report.get("info", {}).get("saved_mappings", {})
     for s in info.sources:
-        print(
-            f"  file {s['name']}: {s['table']}, {s['rows']:,} rows, {s['format']}"
-            + (f", {s['encoding']}" if s["encoding"] else "")
+        how = (
+            f"joined into {s['joined_into']}"
+            if s.get("joined_into")
+            else f"{s['table']}, {s['rows']:,} rows, {s['format']}" + (f", {s['encoding']}" if s["encoding"] else "")
         )
+        if s.get("layout"):
+            how += f"; recognised: {s['layout']}"
+        if s["name"] in saved:
+            how += f"; using the mapping saved on {saved[s['name']]['saved_at'][:10]} (from {saved[s['name']]['from']})"
+        print(f"  file {s['name']}: {how}")
     print(f"  warnings: {len(warnings)}")
     for w in warnings:
         print(f"    - {w['message']}")
+    return EXIT_OK
+
+
+def cmd_mappings(args: argparse.Namespace) -> int:
+    """The mappings the workspace remembers per export layout (saved when a mapping is confirmed)."""
+    from .store import Workspace, WorkspaceError
+
+    ws = Workspace(args.workspace)
+    if args.forget:
+        try:
+            ws.forget_mapping(args.forget)
+        except WorkspaceError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_INVALID
+        print(f"forgot the mapping {args.forget}")
+        return EXIT_OK
+    saved = ws.saved_mappings()
+    if not saved:
+        print("no saved mappings: a mapping is saved when you ingest with --mapping or save a dataset on the Data page")
+    for sig, entry in saved.items():
+        tm = entry["mapping"]
+        cols = ", ".join(f"{c} -> {f}" for c, f in tm.columns.items())
+        print(f"{sig}  {tm.table}  saved {entry['saved_at'][:19]} from {entry['file']}: {cols}")
     return EXIT_OK
 
 
@@ -125,9 +156,18 @@ def cmd_mapping(args: argparse.Namespace) -> int:
             "table": p.mapping.table,
             "columns": {**p.mapping.columns, **{c: None for c in p.mapping.extra}},
             "confidence": p.mapping.confidence,
+            **({"recognised": p.layout} if p.layout else {}),
         }
         for p in plans
+        # An orders file joined into its items file, or one that cannot be used alone, has no mapping;
+        # a products export's stock is read as inventory by its layout.
+        if p.used and (p.mapping.table != "inventory" or p.applied is not None)
     }
+    for p in plans:
+        if p.joined_into:
+            print(f"{p.raw.file}: recognised: {p.layout}; joined into {p.joined_into} by order number", file=sys.stderr)
+        elif p.needs:
+            print(f"{p.raw.file}: recognised: {p.layout}; {p.needs}", file=sys.stderr)
     text = json.dumps(out, ensure_ascii=False, indent=2)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
@@ -636,9 +676,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-mb", type=float, default=512, help="largest file accepted, MiB (after decompression)")
     p.add_argument("--max-rows", type=int, default=5_000_000, help="most rows accepted per file")
     p.add_argument("--replace", action="store_true", help="replace an existing dataset of that name")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="store sales even where most products have a single dated row (refused otherwise: such files are "
+        "usually catalogues or one-day snapshots)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("mappings", help="list the column mappings saved in a workspace, or forget one")
+    p.add_argument("--workspace", required=True)
+    p.add_argument("--forget", metavar="SIGNATURE", help="forget the saved mapping with this signature")
+    p.set_defaults(func=cmd_mappings)
 
     p = sub.add_parser("mapping", help="print the guessed column mapping of files as editable JSON")
     p.add_argument("paths", nargs="+")

@@ -677,7 +677,9 @@ def _dedupe_products(p: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:
                 file=str(file),
                 column="product_id",
                 rows=part["_row"],
-                values=part["product_id"].astype("str") + " / " + part["title"].astype("str"),
+                values=part["product_id"].astype("str")
+                + " / "
+                + part["title"].astype("object").fillna("").astype("str"),
                 expected="one title per product id (fix the ids or the titles)",
             )
     n = int(p["product_id"].duplicated().sum())

@@ -112,7 +112,7 @@ def plan_files(
     joined_into: dict[str, str] = {}
     for raw in raws:
         layout = layouts[raw.file]
-        if layout is None or not layout.join or raw.file in given:
+        if layout is None or not layout.join or (raw.file in given and given[raw.file].table != layout.table):
             continue
         partner = next((r for r in raws if layouts[r.file] is not None and layouts[r.file].key == layout.join), None)
         if partner is not None:
@@ -133,67 +133,78 @@ def plan_files(
 
 def _plan_one(raw, layout, given, saved, partner_of, joined_into, report) -> list[FilePlan]:
     sig = header_signature(raw.columns)
-    if raw.file in given:
-        return [_planned_override(raw, given[raw.file], sig, report)]
-    if sig in saved:
-        entry = saved[sig]
-        tm = complete_mapping(entry["mapping"], raw.columns)
-        auto = guess_mapping(raw.columns, file_name=raw.file)
-        return [FilePlan(raw, tm, saved_from=entry, signature=sig, auto=auto)]
+    chosen = given.get(raw.file)
+    entry = saved.get(sig) if chosen is None else None
+    if entry is not None:
+        chosen = entry["mapping"]
+    if layout is not None and chosen is not None and chosen.table != layout.table:
+        layout = None  # the user reads this file as another table: the platform's row rules do not apply
     if layout is not None and layout.table == ORDERS:
-        if raw.file in joined_into:
-            tm = TableMapping("transactions", {}, {}, 1.0, [])
-            return [FilePlan(raw, tm, layout=layout.label, joined_into=joined_into[raw.file], signature=sig)]
         tm = TableMapping("transactions", {}, {}, 1.0, [])
+        if raw.file in joined_into:
+            return [FilePlan(raw, tm, layout=layout.label, joined_into=joined_into[raw.file], signature=sig)]
         return [FilePlan(raw, tm, layout=layout.label, needs=layout.needs, signature=sig)]
-    if layout is not None:
-        partner = partner_of.get(raw.file)
-        res = apply_layout(raw, layout, partner)
-        plan = FilePlan(
-            res.raw,
-            res.mapping,
-            layout=layout.label,
-            applied=res.applied,
-            signature=sig,
-            auto=res.mapping,
-            date_order=layout.date_order,
-        )
-        plan.unmatched = res.unmatched
-        if layout.join and partner is None and "timestamp" not in res.mapping.columns.values():
-            plan.needs = layout.needs
-        out = [plan]
-        if res.inventory is not None:
-            inv_raw, inv_map = res.inventory
-            out.append(FilePlan(inv_raw, inv_map, layout=layout.label, signature=sig, auto=inv_map))
-        return out
-    tm = guess_mapping(raw.columns, file_name=raw.file)
-    note = None
-    if tm.table in ("sales", "transactions") and _one_row_per_id(raw, tm):
-        alt = _as_catalogue(raw)
-        if alt is not None:
-            note = (
-                f"read as {alt.table}, not {tm.table}: every product id appears on one row only, so "
-                f"{tm.source_of('units') or tm.source_of('quantity') or 'its quantity'} is not sales over time"
-            )
-            tm = alt
-    return [FilePlan(raw, tm, signature=sig, note=note, auto=tm)]
+    if layout is None:
+        auto = guess_mapping(raw.columns, file_name=raw.file)
+        note = None
+        if chosen is None and auto.table in ("sales", "transactions") and _one_row_per_id(raw, auto):
+            alt = _as_catalogue(raw)
+            if alt is not None:
+                qty = auto.source_of("units") or auto.source_of("quantity") or "its quantity"
+                note = (
+                    f"read as {alt.table}, not {auto.table}: every product id appears on one row only, so {qty} "
+                    "is not sales over time"
+                )
+                auto = alt
+        if chosen is None:
+            return [FilePlan(raw, auto, signature=sig, note=note, auto=auto)]
+        mapping = _user_mapping(raw, chosen, report, complain=entry is None)
+        return [FilePlan(raw, mapping, signature=sig, auto=auto, saved_from=_saved_info(entry))]
+    partner = partner_of.get(raw.file)
+    res = apply_layout(raw, layout, partner)
+    mapping = res.mapping if chosen is None else _user_mapping(res.raw, chosen, report, complain=entry is None)
+    plan = FilePlan(
+        res.raw,
+        mapping,
+        layout=layout.label,
+        applied=res.applied,
+        signature=sig,
+        auto=res.mapping,
+        date_order=layout.date_order,
+        saved_from=_saved_info(entry),
+    )
+    plan.unmatched = res.unmatched
+    if layout.join and partner is None and "timestamp" not in mapping.columns.values():
+        plan.needs = layout.needs
+    out = [plan]
+    if res.inventory is not None:
+        inv_raw, inv_map = res.inventory
+        out.append(FilePlan(inv_raw, inv_map, layout=layout.label, signature=sig, auto=inv_map))
+    return out
 
 
-def _planned_override(raw: RawTable, over: TableMapping, sig: str, report: ValidationReport) -> FilePlan:
-    missing_src = [c for c in over.columns if c not in raw.columns]
+def _saved_info(entry: dict | None) -> dict | None:
+    return None if entry is None else {"file": entry["file"], "saved_at": entry["saved_at"]}
+
+
+def _user_mapping(raw: RawTable, over: TableMapping, report: ValidationReport, *, complain: bool) -> TableMapping:
+    """The user's columns, completed with guesses for the fields they leave out. A column the file does
+    not have is an error in a mapping file; a saved mapping is only used for the same header, so it has
+    them all."""
     kept = {c: f for c, f in over.columns.items() if c in raw.columns}
     mapping = complete_mapping(
         TableMapping(over.table, kept, {c: 1.0 for c in over.confidence if c in raw.columns}, 1.0), raw.columns
     )
-    for c in missing_src:
-        report.error(
-            "mapping_unknown_column",
-            "the mapping names a column this file does not have",
-            file=raw.file,
-            column=c,
-            expected=f"one of {raw.columns}",
-        )
-    return FilePlan(raw, mapping, signature=sig, auto=guess_mapping(raw.columns, file_name=raw.file))
+    if complain:
+        for c in (c for c in over.columns if c not in raw.columns):
+            report.error(
+                "mapping_unknown_column",
+                "the mapping names a column this file does not have",
+                file=raw.file,
+                column=c,
+                expected=f"one of {raw.columns}",
+            )
+    return mapping
 
 
 def _one_row_per_id(raw: RawTable, tm: TableMapping) -> bool:

@@ -413,11 +413,13 @@ class Workspace:
 
         if mapping.table not in TABLES:
             raise WorkspaceError(f"cannot save a mapping to table {mapping.table!r}; tables: {list(TABLES)}")
+        # Columns the user left unmapped are kept as null, so that they stay unmapped next time.
+        columns = {**{c: None for c in mapping.extra}, **dict(mapping.columns)}
         with self._connect() as con:
             con.execute(
                 "INSERT OR REPLACE INTO saved_mappings (signature, table_name, columns, file, saved_at) "
                 "VALUES (?,?,?,?,?)",
-                (signature, mapping.table, _dumps(dict(mapping.columns)), str(file)[:200], _now()),
+                (signature, mapping.table, _dumps(columns), str(file)[:200], _now()),
             )
 
     def saved_mappings(self) -> dict[str, dict]:
@@ -429,7 +431,8 @@ class Workspace:
         out = {}
         for r in rows:
             cols = json.loads(r["columns"])
-            tm = TableMapping(r["table_name"], cols, {c: 1.0 for c in cols}, 1.0)
+            mapped = {c: f for c, f in cols.items() if f is not None}
+            tm = TableMapping(r["table_name"], mapped, {c: 1.0 for c in cols}, 1.0)
             out[r["signature"]] = {"mapping": tm, "file": r["file"], "saved_at": r["saved_at"]}
         return out
 
