@@ -127,6 +127,13 @@ def plan_files(
                 f"lines {raw.footer_lines}",
                 file=raw.file,
             )
+        if raw.padded_rows:
+            report.warning(
+                "short_rows_padded",
+                f"{raw.padded_rows:,} tab-separated rows have fewer fields than the header; the missing trailing "
+                "cells are read as empty",
+                file=raw.file,
+            )
         plans.extend(_plan_one(raw, layouts[raw.file], given, saved or {}, partner_of, joined_into, report))
     return plans, report
 

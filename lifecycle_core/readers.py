@@ -80,6 +80,7 @@ class RawTable:
     # Row numbers of each frame row when rows were dropped (a platform layout's excluded orders).
     row_numbers: np.ndarray | None = None
     footer_lines: list[int] = field(default_factory=list)  # short trailing lines dropped as a footer
+    padded_rows: int = 0  # tab-separated rows that left out trailing empty cells
 
     def numbers(self) -> np.ndarray:
         """The row number the user sees for every frame row."""
@@ -343,6 +344,7 @@ def _parse_csv(name: str, source, sample_bytes: bytes, encoding: str, *, locate:
         _fail(name, "duplicate_column", f"column names repeat: {dupes}", row=1, expected="unique column names")
 
     bad_rows: list[tuple[int | None, int, int]] = []  # (line, fields expected, fields found)
+    bad_texts: list[str] = []  # the first few bad rows' text, to tell a report's footer from broken rows
     cursor = [0, 1]  # (byte offset, line number) just after the last bad row located
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -353,14 +355,16 @@ def _parse_csv(name: str, source, sample_bytes: bytes, encoding: str, *, locate:
             # The multi-threaded parser does not track line numbers; find the line by its text, searching
             # on from the last one found (rows arrive in file order), from the start only if that fails.
             needle = row.text.encode("utf-8")
-            at = locate.find(needle, cursor[0])
+            at = _find_line(locate, needle, cursor[0])
             base, line = cursor
             if at < 0:
-                at, base, line = locate.find(needle), 0, 1
+                at, base, line = _find_line(locate, needle, 0), 0, 1
             if at >= 0:
                 number = line + locate.count(b"\n", base, at)
                 cursor[0], cursor[1] = at + len(needle), number + needle.count(b"\n")
         bad_rows.append((number, row.expected_columns, row.actual_columns))
+        if len(bad_texts) <= FOOTER_LINES:
+            bad_texts.append(row.text)
         return "skip"
 
     try:
@@ -385,7 +389,13 @@ def _parse_csv(name: str, source, sample_bytes: bytes, encoding: str, *, locate:
     if bad_rows:
         if locate is None and any(row[0] is None for row in bad_rows[:SHOWN_BAD_ROWS]):
             raise _NeedFullRead  # read again in memory so every bad row gets its line number
-        footer = _footer_lines(bad_rows, locate)
+        if delimiter == "\t" and locate is not None and all(found < expected for _, expected, found in bad_rows):
+            # Tab-separated reports (Amazon's order reports) leave out a row's trailing empty cells.
+            padded = _pad_tab_rows(locate, len(header), skip)
+            raw = _parse_csv(name, io.BytesIO(padded), padded[:65536], encoding, locate=padded)
+            raw.padded_rows = len(bad_rows)
+            return raw
+        footer = _footer_lines(bad_rows, bad_texts, locate)
         if len(footer) == len(bad_rows):
             bad_rows = []
     if bad_rows:
@@ -408,18 +418,53 @@ def _parse_csv(name: str, source, sample_bytes: bytes, encoding: str, *, locate:
     return raw
 
 
+def _find_line(data: bytes, needle: bytes, start: int) -> int:
+    """Where ``needle`` occurs as a whole line of ``data`` from ``start`` on (not inside a longer line:
+    "1,2,3" is not the start of "1,2,3,4"), or -1."""
+    at = data.find(needle, start)
+    while at >= 0:
+        end = at + len(needle)
+        if (at == 0 or data[at - 1 : at] == b"\n") and (end == len(data) or data[end : end + 1] in (b"\n", b"\r")):
+            return at
+        at = data.find(needle, at + 1)
+    return -1
+
+
+def _pad_tab_rows(data: bytes, width: int, skip: int) -> bytes:
+    """Every data line of a tab-separated file with at least ``width`` fields (trailing empties added)."""
+    lines = data.split(b"\n")
+    for i in range(skip + 1, len(lines)):
+        line = lines[i].rstrip(b"\r")
+        if line.strip():
+            missing = width - 1 - line.count(b"\t")
+            if missing > 0:
+                lines[i] = line + b"\t" * missing
+    return b"\n".join(lines)
+
+
 FOOTER_LINES = 8  # short lines this close to the end are a report's footer ("3 record(s) downloaded")
 
 
-def _footer_lines(bad_rows: list[tuple[int | None, int, int]], data: bytes | None) -> list[int]:
-    """Line numbers of the malformed rows that are a footer: every one within the file's last
-    FOOTER_LINES lines and shorter than the header. Anything else stays an error."""
-    if data is None or not bad_rows or len(bad_rows) > FOOTER_LINES:
+def _footer_lines(bad_rows: list[tuple[int | None, int, int]], texts: list[str], data: bytes | None) -> list[int]:
+    """Line numbers of the malformed rows that are a report's footer: they are the file's last non-blank
+    lines, at most FOOTER_LINES of them, each with a few fields only. Anything else stays an error."""
+    if data is None or not bad_rows or len(bad_rows) > FOOTER_LINES or len(texts) != len(bad_rows):
         return []
-    last = data.rstrip(b"\r\n").count(b"\n") + 1
-    if any(n is None or n <= last - FOOTER_LINES or found >= expected for n, expected, found in bad_rows):
+    # A footer is a few words ("4,record(s) downloaded,from …"); a cut-off last row keeps most of its fields.
+    if any(found >= expected or found > max(3, expected // 4) for _, expected, found in bad_rows):
         return []
-    return [int(n) for n, _, _ in bad_rows if n is not None]
+    lines = data.rstrip().split(b"\n")
+    tail: list[int] = []
+    i = len(lines) - 1
+    while i >= 0 and len(tail) < len(bad_rows):
+        if lines[i].strip():
+            tail.append(i)
+        i -= 1
+    tail.reverse()
+    got = [lines[k].rstrip(b"\r").decode("utf-8", errors="replace") for k in tail]
+    if got != [t.rstrip("\r") for t in texts]:
+        return []
+    return [k + 1 for k in tail]
 
 
 def _encoding_name(enc: str) -> str:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 
 import pandas as pd
 import streamlit as st
 
 from lifecycle_core.demo import write_demo
-from lifecycle_core.ingest import FilePlan, IngestOptions, plan_files, prepare
+from lifecycle_core.ingest import SINGLE_ROWS, FilePlan, IngestOptions, plan_files, prepare
 from lifecycle_core.mapping import TableMapping, guess_columns
 from lifecycle_core.readers import MIB, SourceFile
 from lifecycle_core.report import IngestError, ValidationReport
@@ -87,49 +88,66 @@ files = st.file_uploader(
     key="uploader",
 )
 uploads: dict = st.session_state.setdefault(state.UPLOADS, {})
-current_ids = set()
-for f in files or []:
-    current_ids.add(f.file_id)
-    if f.file_id not in uploads:
-        # Read once per upload; widgets rerun the script on every change.
-        plans, report = plan_files([SourceFile(f.name, f.getvalue())], options=defaults)
-        uploads[f.file_id] = (plans[0] if plans else None, report)
-for stale in set(uploads) - current_ids:
-    del uploads[stale]
+current = tuple((f.file_id, f.name) for f in files or [])
+if uploads.get("files") != current:
+    # Read and plan all files together, once per change of the selection (widgets rerun the script on
+    # every click): an orders file is joined to its items file, and saved mappings apply by header.
+    found, report = plan_files(
+        [SourceFile(f.name, f.getvalue()) for f in files or []], options=defaults, saved=ws.saved_mappings()
+    )
+    uploads.clear()
+    uploads.update(files=current, plans=found if current else [], report=report if current else ValidationReport())
 
 plans: list[FilePlan] = []
-read_report = ValidationReport()
-for file_id, (plan, report) in uploads.items():
-    read_report.extend(report)
-    if plan is None:
-        continue
+read_report: ValidationReport = uploads["report"]
+for i, plan in enumerate(uploads["plans"]):
     raw = plan.raw
-    with st.expander(f"📄 {raw.file}", expanded=True):
+    stock = plan.mapping.table == "inventory" and plan.applied is None and plan.layout
+    with st.expander(f"📄 {raw.file}" + (f" · {tr('table.inventory')}" if stock else ""), expanded=True):
         enc = f" · {raw.encoding}" if raw.encoding else ""
         delim = f" · {raw.delimiter!r}" if raw.delimiter else ""
         st.caption(tr("data.mapping.read_info", rows=f"{raw.n_rows:,}", fmt=raw.format, enc=enc, delim=delim))
+        if plan.layout:
+            st.info(tr("data.recognised", layout=plan.layout))  # our own label, not data
+        if plan.note:
+            st.warning(md(plan.note))
+        if plan.joined_into:
+            st.caption(tr("data.joined", file=md(plan.joined_into)))
+            continue
+        if plan.needs:
+            st.warning(tr("data.needs", what=md(plan.needs)))
+            continue
+        if plan.saved_from:
+            c1, c2 = st.columns([4, 1])
+            c1.success(
+                tr("data.saved_mapping", file=md(plan.saved_from["file"]), when=plan.saved_from["saved_at"][:10])
+            )
+            if c2.button(tr("data.forget_mapping"), key=f"forget_{i}_{plan.signature}"):
+                ws.forget_mapping(plan.signature)
+                uploads.clear()  # plan again, without the saved mapping
+                st.rerun()
         tables = list(TABLES)
         table = st.selectbox(
             tr("data.mapping.table"),
             tables,
             index=tables.index(plan.mapping.table),
             format_func=state.fmt("table."),
-            key=f"table_{file_id}.{lang}",
+            key=f"table_{i}_{plan.signature}.{lang}",
         )
         guess = plan.mapping if table == plan.mapping.table else guess_columns(raw.columns, TABLES[table])
         ignore = tr("data.mapping.ignore")
         options = [ignore, *TABLES[table].field_names]
         columns: dict[str, str] = {}
         grid = st.columns(3)
-        for i, col in enumerate(raw.columns):
+        for j, col in enumerate(c for c in raw.columns if not c.startswith("_")):
             guessed = guess.columns.get(col)
             conf = guess.confidence.get(col)
             label = f"{col}" + (f"  ({conf:.0%})" if guessed and conf is not None else "")
-            choice = grid[i % 3].selectbox(
+            choice = grid[j % 3].selectbox(
                 label,
                 options,
                 index=options.index(guessed) if guessed in options else 0,
-                key=f"map_{file_id}_{table}_{i}.{lang}",
+                key=f"map_{i}_{plan.signature}_{table}_{j}.{lang}",
             )
             if choice != ignore:
                 columns[col] = choice
@@ -139,8 +157,13 @@ for file_id, (plan, report) in uploads.items():
         if mapping.missing_required:
             st.warning(tr("data.mapping.missing", fields=", ".join(mapping.missing_required)))
         st.caption(tr("data.preview"))
-        st.dataframe(raw.frame.head(10), hide_index=True, width="stretch")
-        plans.append(FilePlan(raw, mapping))
+        st.dataframe(
+            raw.frame.drop(columns=[c for c in raw.columns if c.startswith("_")]).head(10),
+            hide_index=True,
+            width="stretch",
+        )
+        plans.append(dataclasses.replace(plan, mapping=mapping))
+plans += [p for p in uploads["plans"] if not p.used]  # joined orders files: reported with the dataset
 
 if not read_report.ok:
     st.error(tr("data.read_errors"))
@@ -199,6 +222,12 @@ if plans:
                 except IngestError as exc:
                     show_report(exc.report)
                     prepared = None
+            single = prepared is not None and any(p.code == SINGLE_ROWS for p in prepared.report.warnings)
+            if save and single and not st.session_state.get("force_single"):
+                show_report(prepared.report)
+                st.warning(tr("data.single_rows"))
+                st.checkbox(tr("data.force"), key="force_single")
+                prepared = None
             if prepared is not None:
                 c = prepared.counts
                 if save:
@@ -207,6 +236,10 @@ if plans:
                     except WorkspaceError as exc:
                         st.error(md(exc))
                     else:
+                        for plan in plans:
+                            # A mapping the user changed is remembered for this export layout.
+                            if plan.used and plan.mapping.columns != (plan.auto.columns if plan.auto else None):
+                                ws.save_mapping(plan.signature, plan.mapping, file=plan.raw.file)
                         st.session_state.pop(state.UPLOADS, None)
                         state.flash(
                             "success",

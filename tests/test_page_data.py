@@ -195,3 +195,59 @@ def test_welcome_starts_the_demo_data_and_a_background_training_job(tmp_path, mo
     model = load_model(model_dir(ws, "demo-quick"))
     assert model.reads_text(), model.training["parts"]
     assert load_predictions(ws, "demo-quick", "demo") is not None
+
+
+def test_a_platform_export_is_recognised_and_ingests_as_it_is(app, tmp_path):
+    from tests import platform_exports as px
+
+    app.file_uploader(key="uploader").set_value(
+        [
+            ("ExportOrderDetailList202403.csv", px.taobao_items(), "text/csv"),
+            ("ExportOrderList202403.csv", px.taobao_orders(), "text/csv"),
+        ]
+    ).run()
+    assert not app.exception
+    infos = [e.value for e in app.info]
+    assert any("Recognised: Taobao/Tmall 宝贝报表 (order items)" in v for v in infos)
+    assert any("Recognised: Taobao/Tmall 订单报表 (orders)" in v for v in infos)
+    assert any("Joined into ExportOrderDetailList202403.csv" in c.value.replace("\\", "") for c in app.caption)
+    app.text_input(key="dataset_name").set_value("taobao").run()
+    app.button(key="save_button").click().run()
+    assert not app.exception
+    assert "Saved dataset “taobao”: 2 products" in app.success[0].value
+    lines = Workspace(tmp_path / "ws").load_table("taobao", "transactions")
+    assert lines.groupby("product_id")["quantity"].sum().to_dict() == {"YZ-001": 1, "ZT-002": 4}
+
+
+def test_a_changed_mapping_is_remembered_for_the_next_export(app, tmp_path):
+    sheet = "Beleg;Datum;Artikel;Menge;Notiz\n" + "".join(
+        f"R{i};2024-01-{1 + i:02d};A{i % 3};{i};x\n" for i in range(12)
+    )
+    app.file_uploader(key="uploader").set_value(("kasse_jan.csv", sheet.encode(), "text/csv")).run()
+    boxes = {sb.label.split("  (")[0]: sb for sb in app.selectbox if sb.key and sb.key.startswith("map_")}
+    next(sb for sb in app.selectbox if sb.key and sb.key.startswith("table_")).set_value("transactions").run()
+    boxes = {sb.label.split("  (")[0]: sb for sb in app.selectbox if sb.key and sb.key.startswith("map_")}
+    for col, fname in {
+        "Beleg": "invoice_id",
+        "Datum": "timestamp",
+        "Artikel": "product_id",
+        "Menge": "quantity",
+    }.items():
+        boxes[col].set_value(fname)
+    app.run()
+    app.text_input(key="dataset_name").set_value("jan").run()
+    app.button(key="save_button").click().run()
+    assert not app.exception and "Saved dataset “jan”" in app.success[0].value
+    # February's export of the same till: mapped by itself, with a way to forget it.
+    app.file_uploader(key="uploader").set_value(
+        ("kasse_feb.csv", sheet.replace("2024-01", "2024-02").encode(), "text/csv")
+    ).run()
+    assert any(
+        "Using your saved mapping" in e.value and "kasse_jan.csv" in e.value.replace("\\", "") for e in app.success
+    )
+    boxes = {sb.label.split("  (")[0]: sb for sb in app.selectbox if sb.key and sb.key.startswith("map_")}
+    assert boxes["Menge"].value == "quantity" and boxes["Beleg"].value == "invoice_id"
+    next(b for b in app.button if b.key and b.key.startswith("forget_")).click().run()
+    assert not app.exception
+    assert Workspace(tmp_path / "ws").saved_mappings() == {}
+    assert not any("Using your saved mapping" in e.value for e in app.success)

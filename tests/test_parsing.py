@@ -73,3 +73,27 @@ def test_ids_are_stripped_and_excel_floats_fixed():
 def test_date_order_is_validated(order):
     with pytest.raises(ValueError, match="date_order"):
         _dates(["2024-01-01"], date_order=order)
+
+
+def test_zone_offsets_are_dropped_not_converted():
+    """Shop platforms write the shop's offset, which changes with daylight saving within one file."""
+    s = pd.Series(["2024-03-30 23:30:00 +0100", "2024-04-02 10:00:00 +0200", "2024-06-03T08:04:21+00:00",
+                   "2024-06-03T08:04:21.5Z", "2024-03-05 14:22:01 PST", "15-03-2024"])  # fmt: skip
+    got = parse_dates(s).values
+    assert [str(v)[:19] for v in got[:5]] == [
+        "2024-03-30 23:30:00", "2024-04-02 10:00:00", "2024-06-03 08:04:21", "2024-06-03 08:04:21",
+        "2024-03-05 14:22:01",
+    ]  # fmt: skip
+    assert str(parse_dates(pd.Series(["15-03-2024", "16-03-2024"])).values[0])[:10] == "2024-03-15"
+
+
+def test_us_dates_with_a_twelve_hour_clock_and_month_names():
+    assert str(parse_dates(pd.Series(["3/15/24, 9:10 PM"])).values[0]) == "2024-03-15 21:10:00"
+    assert str(parse_dates(pd.Series(["Mar-15-24", "Jul-01-24"])).values[0])[:10] == "2024-03-15"
+
+
+def test_excel_guards_are_not_part_of_the_value():
+    from lifecycle_core.parsing import as_category
+
+    got = as_category(pd.Series(['="0012345"', "\t12345\t", '=""', "plain"])).astype("object").tolist()
+    assert got[:2] == ["0012345", "12345"] and pd.isna(got[2]) and got[3] == "plain"

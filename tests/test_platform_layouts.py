@@ -30,3 +30,13 @@ def test_platform_export_ingests_with_no_mapping(platform, tmp_path):
     assert excluded == exp.excluded
     sales = ws.load_table(platform, "sales")
     assert sales.groupby("product_id")["units"].sum().to_dict() == exp.units
+
+
+def test_every_layout_is_documented():
+    from lifecycle_core.layouts import LAYOUTS
+
+    from .conftest import ROOT
+
+    doc = (ROOT / "docs" / "data.md").read_text(encoding="utf-8")
+    for layout in LAYOUTS:
+        assert f"| {layout.label}" in doc, layout.label

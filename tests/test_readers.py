@@ -219,3 +219,27 @@ def test_a_parquet_over_the_row_limit_is_refused_from_its_metadata():
     with pytest.raises(IngestError) as ei:
         read_source(SourceFile("x.parquet", buf.getvalue()), limits=ReadLimits(max_rows=10))
     assert ei.value.report.errors[0].code == "too_many_rows"
+
+
+def test_a_report_framed_by_blank_lines_and_a_footer_is_read(tmp_path):
+    """eBay's orders report: a line of bare commas, the header, rows, then a few-word footer."""
+    text = ",,,,\nOrder,Item,Qty,Date,Price\n" + "".join(f"O{i},I{i},1,2024-03-0{1 + i},2\n" for i in range(5))
+    text += "\n5,record(s) downloaded,from Mar-01-24 to Mar-31-24\nSeller ID : someone\n"
+    raw = read_source(SourceFile("report.csv", text.encode()))
+    assert raw.columns == ["Order", "Item", "Qty", "Date", "Price"]
+    assert raw.n_rows == 5 and raw.first_row == 3
+    assert raw.footer_lines == [9, 10]  # line 8 is blank
+
+
+def test_a_cut_off_last_row_is_an_error_not_a_footer():
+    text = "a,b,c,d,e,f,g,h\n" + "1,2,3,4,5,6,7,8\n" * 3 + "1,2,3,4,5,6\n"
+    with pytest.raises(IngestError) as err:
+        read_source(SourceFile("cut.csv", text.encode()))
+    assert err.value.report.errors[0].code == "malformed_row" and err.value.report.errors[0].row == 5
+
+
+def test_tab_separated_rows_without_trailing_tabs_are_padded():
+    text = "a\tb\tc\n1\t2\t3\n4\t5\n6\n"
+    raw = read_source(SourceFile("report.txt", text.encode()))
+    assert raw.n_rows == 3 and raw.padded_rows == 2
+    assert raw.frame["c"].isna().tolist() == [False, True, True]
