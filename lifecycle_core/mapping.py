@@ -59,17 +59,51 @@ def _normalized(synonyms: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(normalize_header(s) for s in synonyms)
 
 
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+
+@functools.lru_cache(maxsize=65536)
+def _boundaries(name: str) -> frozenset[int] | None:
+    """Word boundaries of a header as offsets into its normalised form ("allow_backorders" -> {0, 5, 15}),
+    or None for CJK text, which has no spaces between words. A synonym found inside a header counts
+    only on whole words: "order" is not in "allow_backorders", "qty" is in "Qty Sold"."""
+    text = unicodedata.normalize("NFKC", str(name)).strip()
+    if _CJK.search(text):
+        return None
+    text = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])", " ", text)
+    words = [w for w in re.split(r"[\s_\-./()\[\]#:：（）]+", text.lower()) if w]
+    cuts, at = {0}, 0
+    for w in words:
+        at += len(w)
+        cuts.add(at)
+    return frozenset(cuts)
+
+
+def _on_words(outer: str, outer_raw: str, inner: str) -> bool:
+    cuts = _boundaries(outer_raw)
+    if cuts is None:
+        return True
+    at = outer.find(inner)
+    while at >= 0:
+        if at in cuts and at + len(inner) in cuts:
+            return True
+        at = outer.find(inner, at + 1)
+    return False
+
+
 def _score(header: str, synonyms: tuple[str, ...]) -> float:
     h = normalize_header(header)
     if not h:
         return 0.0
     best = 0.0
     lh = len(h)
-    for s in _normalized(synonyms):
+    for raw_s, s in zip(synonyms, _normalized(synonyms), strict=True):
         if h == s:
             return EXACT
-        # "Quantity Sold (units)" contains "quantitysold"; prefer longer matches.
-        if len(s) >= 2 and (s in h or (len(h) >= 3 and h in s)):
+        # "Quantity Sold (units)" contains "quantitysold"; prefer longer matches. Whole words only.
+        if len(s) >= 2 and (
+            (s in h and _on_words(h, header, s)) or (len(h) >= 3 and h in s and _on_words(s, raw_s, h))
+        ):
             overlap = min(len(s), len(h)) / max(len(s), len(h))
             best = max(best, CONTAINS * (0.6 + 0.4 * overlap))
         elif 2 * min(lh, len(s)) >= FUZZY_FLOOR * (lh + len(s)):

@@ -176,6 +176,9 @@ def _months(u: pd.Series) -> pd.Series:
     return out
 
 
+_DECIMAL_COMMA = r"[-+]?(?:\d{1,3}(?:\.\d{3})+|\d+),\d{1,2}"
+
+
 def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Parse numbers; returns (float64 values, bad mask). Accepts "1,234.50", "¥12" and "£3.5".
 
@@ -203,7 +206,12 @@ def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
         return pd.Series(vals, index=s.index), pd.Series(False, index=s.index)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         pass
-    cleaned = s.astype("str").str.replace(r"[,\s¥￥$£€]", "", regex=True)
+    text = s.astype("str").str.replace(r"[\s¥￥$£€]|EUR|USD|GBP|CNY|RMB|元", "", regex=True)
+    # "116,99" and "1.234,50" (German, French, Dutch exports: eBay.de, WooCommerce): a decimal comma,
+    # told apart from a thousands comma ("1,234") by the one or two digits after it.
+    decimal_comma = text.str.fullmatch(_DECIMAL_COMMA)
+    text = text.where(~decimal_comma, text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
+    cleaned = text.where(decimal_comma, text.str.replace(",", "", regex=False))
     vals = pd.to_numeric(cleaned, errors="coerce").astype("float64")
     bad = present & vals.isna()
     return vals, bad

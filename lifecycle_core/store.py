@@ -141,7 +141,9 @@ class DatasetInfo:
             "first_period": c.get("first_period"),
             "last_period": c.get("last_period"),
             "sales_rows": c.get("sales_rows"),
-            "files": ", ".join(s["name"] for s in self.sources),
+            "files": ", ".join(
+                dict.fromkeys(s["name"] for s in self.sources)
+            ),  # a products export is also read as stock
             "warnings": sum(1 for p in self.report.get("problems", []) if p["severity"] == "warning"),
         }
 

@@ -81,3 +81,13 @@ def test_bad_mapping_files_say_what_is_wrong(tmp_path, content, match):
     path.write_text(content)
     with pytest.raises(ValueError, match=match):
         load_mapping_file(path)
+
+
+def test_a_synonym_inside_a_header_counts_on_whole_words_only():
+    """ "order" is not in "allow_backorders" (a Magento catalog was once read with it as the invoice id)."""
+    m = guess_mapping(["sku", "created_at", "qty", "allow_backorders"])
+    assert m.columns.get("allow_backorders") != "invoice_id"
+    assert guess_mapping(["Item ID", "Week", "Qty Sold (units)"]).columns.get("Qty Sold (units)") == "units"
+    assert (
+        guess_mapping(["商品编号", "日期", "销售数量合计"]).columns.get("销售数量合计") == "units"
+    )  # no spaces in Chinese

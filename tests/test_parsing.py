@@ -97,3 +97,9 @@ def test_excel_guards_are_not_part_of_the_value():
 
     got = as_category(pd.Series(['="0012345"', "\t12345\t", '=""', "plain"])).astype("object").tolist()
     assert got[:2] == ["0012345", "12345"] and pd.isna(got[2]) and got[3] == "plain"
+
+
+def test_decimal_commas_and_currency_words():
+    vals, bad = parse_numbers(pd.Series(["116,99 €", "1.234,50", "1,234", "$1,433.66", "-2,5", "12 EUR", "abc"]))
+    assert vals.tolist()[:6] == [116.99, 1234.5, 1234.0, 1433.66, -2.5, 12.0]
+    assert bad.tolist() == [False] * 6 + [True]
