@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from lifecycle_core.ingest import ingest
+from lifecycle_core.plan import plan_files
 from lifecycle_core.readers import SourceFile
+from lifecycle_core.report import IngestError
 from lifecycle_core.store import Workspace
 from tests import platform_exports as px
 
@@ -40,3 +42,52 @@ def test_every_layout_is_documented():
     doc = (ROOT / "docs" / "data.md").read_text(encoding="utf-8")
     for layout in LAYOUTS:
         assert f"| {layout.label}" in doc, layout.label
+
+
+def test_columns_in_another_order_with_extra_columns_and_padded_names_are_still_recognised(tmp_path):
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(px.shopify_orders())))
+    order = list(reversed(range(len(rows[0]))))
+    out = io.StringIO()
+    w = csv.writer(out)
+    for i, r in enumerate(rows):
+        w.writerow([r[k] if i else f"  {r[k].upper()} " for k in order] + (["Shop note"] if i == 0 else ["x"]))
+    plans, report = plan_files([SourceFile("export (3).csv", out.getvalue().encode())])
+    assert report.ok and plans[0].layout == "Shopify orders export"
+    assert plans[0].applied.excluded == {"FINANCIAL STATUS = voided": 1, "CANCELLED AT set": 1}
+
+
+def test_items_without_their_orders_file_say_what_to_add(tmp_path):
+    items = tmp_path / "ExportOrderDetailList.csv"
+    items.write_bytes(px.taobao_items())
+    with pytest.raises(IngestError) as err:
+        ingest(Workspace(tmp_path / "ws"), "t", [SourceFile.from_path(items)])
+    codes = {p.code for p in err.value.report.errors}
+    assert "needs_another_file" in codes
+    assert any("订单报表" in (p.expected or "") for p in err.value.report.errors)
+
+
+def test_lines_whose_order_is_missing_from_the_orders_file_are_errors_with_their_row(tmp_path):
+    orders = px.taobao_orders().decode("gb18030").splitlines()
+    short = "\n".join(line for line in orders if "2024031912345678903" not in line) + "\n"
+    files = [SourceFile("items.csv", px.taobao_items()), SourceFile("orders.csv", short.encode("gb18030"))]
+    with pytest.raises(IngestError) as err:
+        ingest(Workspace(tmp_path / "ws"), "t", files)
+    (problem,) = [p for p in err.value.report.errors if p.code == "order_not_in_orders_file"]
+    assert problem.row == 5 and problem.file == "items.csv" and problem.column == "订单编号"
+    assert problem.value == "[id]"  # 19 digits read like a card number: masked in the report, as all such values
+
+
+def test_the_mapping_command_names_the_layout(tmp_path, capsys):
+    import json
+
+    from lifecycle_core.cli import main
+
+    paths = px.write("taobao", tmp_path)
+    assert main(["mapping", *map(str, paths)]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert out["ExportOrderDetailList202403.csv"]["recognised"] == "Taobao/Tmall 宝贝报表 (order items)"
+    assert "ExportOrderList202403.csv" not in out and "joined into" in captured.err
