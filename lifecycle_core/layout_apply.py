@@ -53,7 +53,7 @@ def apply_layout(raw: RawTable, layout: Layout, partner: RawTable | None = None)
     numbers = raw.numbers().copy()
     cols = list(frame.columns)
 
-    if layout.items_column and (items := find(cols, (layout.items_column,))):
+    if layout.items_column and (items := find(cols, layout.items_column)):
         frame, numbers = _explode_items(frame, numbers, items)
         cols = list(frame.columns)
 

@@ -57,7 +57,7 @@ class Layout:
     price_is_line_total: bool = False  # the price column is quantity x unit price (Amazon's item-price)
     net_of: tuple[str, ...] = ()  # quantities subtracted from the quantity (Magento's qty_canceled)
     returned_quantity: tuple[str, ...] = ()  # units that came back, per line (Magento's qty_refunded)
-    items_column: str = ""  # one cell lists the order's items, "2× Hoodie, 1× Beanie" (WooCommerce Analytics)
+    items_column: tuple[str, ...] = ()  # a cell listing an order's items, "2× Hoodie, 1× Beanie" (WooCommerce)
     parent: tuple[str, ...] = ()  # a variation's parent ("id:12" or the parent's SKU): its text fills the child's
     date_order: str = ""  # how the platform writes ambiguous dates ("month-first": 03/05/24 is March 5)
     doc_url: str = ""
@@ -88,6 +88,98 @@ def _g(*names: str) -> tuple[str, ...]:
 
 # Status words, as the platforms write them (compared normalised: "Partially refunded" == "partially_refunded").
 _CANCELLED_EN = ("cancelled", "canceled", "voided", "void", "failed", "declined", "expired", "draft", "trash")
+
+# WooCommerce translates its exporter's column names into the site's language (WordPress.org language
+# packs, checked against exports in de, fr, es, it, nl, pt_BR, zh_CN, ja); each English label with its
+# translations.
+_WOO = {
+    "ID": _g("ID"),
+    "Type": _g("Type", "Typ", "Tipo", "类型", "タイプ"),
+    "SKU": _g("SKU", "Artikelnummer", "UGS", "Référence", "COD"),
+    "Name": _g("Name", "Nom", "Nombre", "Nome", "Naam", "名称", "名前"),
+    "Published": _g(
+        "Published", "Veröffentlicht", "Publié", "Publicado", "Pubblicato", "Gepubliceerd", "已发布", "公開済み"
+    ),
+    "Short description": _g(
+        "Short description",
+        "Kurzbeschreibung",
+        "Description courte",
+        "Descripción corta",
+        "Breve descrizione",
+        "Descrizione breve",
+        "Korte beschrijving",
+        "Korte omschrijving",
+        "Descrição curta",
+        "简短描述",
+        "簡単な説明",
+    ),
+    "Description": _g(
+        "Description", "Beschreibung", "Descripción", "Descrizione", "Beschrijving", "Descrição", "描述", "説明"
+    ),
+    "Stock": _g("Stock", "Lager", "Bestand", "Inventario", "Magazzino", "Voorraad", "Estoque", "库存", "在庫"),
+    "Sale price": _g(
+        "Sale price",
+        "Angebotspreis",
+        "Tarif promo",
+        "Prix promo",
+        "Precio rebajado",
+        "Prezzo in offerta",
+        "Actieprijs",
+        "Preço promocional",
+        "促销价格",
+        "セール価格",
+    ),
+    "Regular price": _g(
+        "Regular price",
+        "Regulärer Preis",
+        "Tarif régulier",
+        "Prix régulier",
+        "Prix de base",
+        "Precio normal",
+        "Prezzo di listino",
+        "Reguliere prijs",
+        "Preço",
+        "常规售价",
+        "標準価格",
+    ),
+    "Categories": _g(
+        "Categories",
+        "Kategorien",
+        "Catégories",
+        "Categorías",
+        "Categorie",
+        "Categorieën",
+        "Categorias",
+        "分类",
+        "カテゴリー",
+    ),
+    "Tags": _g("Tags", "Schlagwörter", "Étiquettes", "Etiquetas", "Tag", "Etichette", "标签", "タグ"),
+    "Parent": _g(
+        "Parent",
+        "Übergeordnetes Produkt",
+        "Superior",
+        "Genitore",
+        "Hoofd",
+        "Ascendente",
+        "Produto ascendente",
+        "父级",
+        "親",
+    ),
+}
+# WooCommerce Analytics > Orders, in English, German, French and Chinese.
+_WOO_ORDERS = {
+    "Date": _g("Date", "Datum", "日期"),
+    "Order #": _g("Order #", "Bestellnummer #", "Commande n°", "订单号"),
+    "Status": _g("Status", "État", "状态"),
+    "Customer": _g("Customer", "Kunde", "Client", "客户"),
+    "Product(s)": _g("Product(s)", "Produkt(e)", "Produit(s)", "产品"),
+    "Items sold": _g("Items sold", "Verkaufte Artikel", "Articles vendus", "售出项目"),
+}
+_WOO_NOT_SOLD = (
+    *("storniert", "fehlgeschlagen", "zahlung ausstehend", "annulée", "échouée", "en attente de paiement"),
+    *("已取消", "失败", "待付款", "等待付款"),
+)
+_WOO_REFUNDED = ("refunded", "rückerstattet", "remboursée", "已退款")
 
 LAYOUTS: tuple[Layout, ...] = (
     Layout(
@@ -156,20 +248,20 @@ LAYOUTS: tuple[Layout, ...] = (
         "woocommerce_products",
         "WooCommerce products export",
         "products",
-        signature=(_g("ID"), _g("Type"), _g("SKU"), _g("Name"), _g("Regular price"), _g("Published")),
+        signature=tuple(_WOO[h] for h in ("ID", "Type", "SKU", "Name", "Regular price", "Published")),
         fields={
-            "title": _g("Name"),
-            "description": _g("Description", "Short description"),
-            "category": _g("Categories"),
-            "price": _g("Regular price", "Sale price"),
+            "title": _WOO["Name"],
+            "description": _WOO["Description"] + _WOO["Short description"],
+            "category": _WOO["Categories"],
+            "price": _WOO["Regular price"] + _WOO["Sale price"],
             "unit_cost": _g("Cost of goods"),
         },
-        product_id=_g("SKU", "ID"),
+        product_id=_WOO["SKU"] + _WOO["ID"],
         # Variations are the products sold; their variable parent holds the description and categories.
-        parent=_g("Parent"),
-        fill_down=_g("Description", "Short description", "Categories", "Tags"),
-        inventory=_g("Stock"),
-        html=_g("Description", "Short description"),
+        parent=_WOO["Parent"],
+        fill_down=_WOO["Description"] + _WOO["Short description"] + _WOO["Categories"] + _WOO["Tags"],
+        inventory=_WOO["Stock"],
+        html=_WOO["Description"] + _WOO["Short description"],
         needs="add your WooCommerce orders (line items: order, date, product, quantity) for the sales",
         doc_url="https://woocommerce.com/document/product-csv-importer-exporter/",
     ),
@@ -225,22 +317,22 @@ LAYOUTS: tuple[Layout, ...] = (
         "woocommerce_analytics_orders",
         "WooCommerce Analytics orders report",
         "transactions",
-        signature=(_g("Date"), _g("Order #"), _g("Status"), _g("Product(s)"), _g("Items sold")),
+        signature=tuple(_WOO_ORDERS[h] for h in ("Date", "Order #", "Status", "Product(s)", "Items sold")),
         fields={
-            "invoice_id": _g("Order #"),
-            "timestamp": _g("Date"),
-            "quantity": _g(f"Product(s) {ITEM_QUANTITY}"),
-            "description": _g(f"Product(s) {ITEM_NAME}"),
-            "customer_id": _g("Customer"),
+            "invoice_id": _WOO_ORDERS["Order #"],
+            "timestamp": _WOO_ORDERS["Date"],
+            "quantity": tuple(f"{h} {ITEM_QUANTITY}" for h in _WOO_ORDERS["Product(s)"]),
+            "description": tuple(f"{h} {ITEM_NAME}" for h in _WOO_ORDERS["Product(s)"]),
+            "customer_id": _WOO_ORDERS["Customer"],
         },
         # One row per order; "2× Hoodie, 1× Beanie" is split into one line per item, keyed by its name.
-        product_id=_g(f"Product(s) {ITEM_ID}"),
-        items_column="Product(s)",
+        product_id=tuple(f"{h} {ITEM_ID}" for h in _WOO_ORDERS["Product(s)"]),
+        items_column=_WOO_ORDERS["Product(s)"],
         status=(
             StatusRule(
-                _g("Status"),
-                exclude=(*_CANCELLED_EN, "pending", "pending payment", "checkout-draft"),
-                returned=("refunded",),
+                _WOO_ORDERS["Status"],
+                exclude=(*_CANCELLED_EN, "pending", "pending payment", "checkout-draft", *_WOO_NOT_SOLD),
+                returned=_WOO_REFUNDED,
             ),
         ),
         doc_url="https://woocommerce.com/document/woocommerce-analytics/orders-report/",

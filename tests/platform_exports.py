@@ -533,3 +533,32 @@ def write(platform: str, folder: Path) -> list[Path]:
         p.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
         paths.append(p)
     return paths
+
+
+# The same exports from a German site: WooCommerce translates its exporter's column names.
+WOO_DE = {
+    "Type": "Typ", "SKU": "Artikelnummer", "GTIN, UPC, EAN, or ISBN": "GTIN, UPC, EAN oder ISBN",
+    "Published": "Veröffentlicht", "Is featured?": "Ist hervorgehoben?", "Visibility in catalog":
+    "Sichtbarkeit im Katalog", "Short description": "Kurzbeschreibung", "Description": "Beschreibung",
+    "Tax status": "Steuerstatus", "In stock?": "Vorrätig?", "Stock": "Lager", "Backorders allowed?":
+    "Lieferrückstande erlaubt?", "Sale price": "Angebotspreis", "Regular price": "Regulärer Preis",
+    "Categories": "Kategorien", "Tags": "Schlagwörter", "Images": "Bilder", "Parent": "Übergeordnetes Produkt",
+}  # fmt: skip
+
+
+def woocommerce_products_de() -> str:
+    text = woocommerce_products().lstrip("\ufeff")
+    header, rest = text.split("\n", 1)
+    names = next(csv.reader([header]))
+    return "\ufeff" + _csv([WOO_DE.get(n, n) for n in names], list(csv.reader(io.StringIO(rest))))
+
+
+def woocommerce_analytics_orders_de() -> str:
+    de = {"Date": "Datum", "Order #": "Bestellnummer #", "Status": "Status", "Customer": "Kunde",
+          "Customer type": "Kundentyp", "Product(s)": "Produkt(e)", "Items sold": "Verkaufte Artikel",
+          "Coupon(s)": "Gutschein(e)", "Net sales": "Nettoumsatz", "Attribution": "Zuordnung",
+          "Payment method": "Zahlungsmethode"}  # fmt: skip
+    statuses = {"completed": "Fertiggestellt", "cancelled": "Storniert", "processing": "In Bearbeitung"}
+    rows = list(csv.reader(io.StringIO(woocommerce_analytics_orders())))
+    body = [[statuses.get(c, c) for c in r] for r in rows[1:]]
+    return _csv([de[h] for h in rows[0]], body)

@@ -91,3 +91,19 @@ def test_the_mapping_command_names_the_layout(tmp_path, capsys):
     out = json.loads(captured.out)
     assert out["ExportOrderDetailList202403.csv"]["recognised"] == "Taobao/Tmall 宝贝报表 (order items)"
     assert "ExportOrderList202403.csv" not in out and "joined into" in captured.err
+
+
+def test_woocommerce_exports_from_a_german_site_are_recognised(tmp_path):
+    files = [
+        SourceFile("wc-product-export-de.csv", px.woocommerce_products_de().encode()),
+        SourceFile("bestellungen.csv", px.woocommerce_analytics_orders_de().encode()),
+    ]
+    plans, report = plan_files(files)
+    assert report.ok
+    assert [p.layout for p in plans[:1]] == ["WooCommerce products export"]
+    assert plans[-1].layout == "WooCommerce Analytics orders report"
+    assert plans[-1].applied.excluded == {"Status = Storniert": 1}
+    ws = Workspace(tmp_path / "ws")
+    ingest(ws, "de", [files[1]])
+    lines = ws.load_table("de", "transactions")
+    assert lines.groupby("product_id")["quantity"].sum().to_dict() == {"Stoneware Mug": 3, "Wool Beanie - Grey": 1}
