@@ -232,6 +232,8 @@ def _report_plan(plan: FilePlan, report: ValidationReport) -> None:
         report.info.setdefault("layouts", {})[file] = {"layout": plan.layout, "joined_into": plan.joined_into}
     if plan.note:
         report.warning("read_as_catalogue", plan.note, file=file)
+    if plan.hint:
+        report.warning("partner_file_missing", plan.hint, file=file)
     if plan.saved_from:
         when = plan.saved_from.get("saved_at", "")
         report.info.setdefault("saved_mappings", {})[file] = {"from": plan.saved_from.get("file"), "saved_at": when}
@@ -444,7 +446,9 @@ def _combine(
         return {}
     catalogue = _dedupe_products(cat["products"], report) if "products" in cat else None
     if "transactions" in cat and catalogue is not None:
-        cat["transactions"] = _ids_from_names(cat["transactions"], catalogue, report)
+        # Names from every catalogue row: a shop without SKUs lists each variant on a row of its own
+        # (Shopify: "Classic Tee - L / Black"), all keyed by the product's handle.
+        cat["transactions"] = _ids_from_names(cat["transactions"], cat["products"], report)
     if "transactions" in cat:
         lines = cat["transactions"]
         sales = aggregate_lines(lines, period)
@@ -474,6 +478,13 @@ def _combine(
         for c in schema.PRODUCT_LEVEL_FIELDS:
             if c in s:
                 derived_products[c] = derived_products["product_id"].map(mode_per_product(s, c))
+    if sales.empty:
+        report.error(
+            "no_sales_left",
+            "no sales are left once the lines that are not sales were set apart (see the warnings)",
+            expected="sales lines: check the status, quantity and product id columns of the orders file",
+        )
+        return {}
     first_last = sales[sales["units"] > 0].groupby("product_id")["period"].agg(["min", "max"])
     if catalogue is not None:
         products = catalogue

@@ -70,6 +70,8 @@ def apply_layout(raw: RawTable, layout: Layout, partner: RawTable | None = None)
         frame, numbers = _from_parents(frame, numbers, pcol, layout, applied)
 
     key = find(cols, layout.order_key) if layout.order_key else None
+    if key and layout.key_fill_down:
+        _fill_key(frame, key, layout, applied)
     if key:
         _fill_down(frame, key, [c for c in dict.fromkeys(find(cols, (h,)) for h in layout.fill_down) if c], applied)
 
@@ -174,6 +176,25 @@ def _join(frame: pd.DataFrame, layout: Layout, partner: RawTable) -> tuple[pd.Da
     return frame, unmatched
 
 
+def _fill_key(frame: pd.DataFrame, key: str, layout: Layout, applied: Applied) -> None:
+    """An item row without an order number belongs to the order above it (exports that write order
+    columns on an order's first row only); rows with no item at all are left alone."""
+    codes, cats = _codes(frame[key])
+    item = np.zeros(len(frame), dtype=bool)
+    for c in dict.fromkeys(find(list(frame.columns), (h,)) for h in layout.product_id):
+        if c:
+            item |= ~_empty(frame, c)
+    gap = (codes < 0) & item
+    if not gap.any():
+        return
+    filled = pd.Series(np.where(codes >= 0, codes, np.nan)).ffill().to_numpy()
+    use = gap & ~np.isnan(filled)
+    codes = codes.copy()
+    codes[use] = filled[use].astype("int64")
+    frame[key] = pd.Categorical.from_codes(codes, categories=cats)
+    applied.filled[key] = int(use.sum())
+
+
 def _fill_down(frame: pd.DataFrame, key: str, cols: list[str], applied: Applied) -> None:
     """Order fields written on an order's first line only, copied to its other lines."""
     kc, _ = _codes(frame[key])
@@ -265,6 +286,8 @@ def _norm_values(s: pd.Series) -> tuple[np.ndarray, list[str]]:
 def _apply_status(
     frame: pd.DataFrame, numbers: np.ndarray, layout: Layout, applied: Applied
 ) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rules in order; the first rule that decides a row (excluded or returned) wins, so a Taobao order
+    closed because it was refunded counts as a return although its status also reads 交易关闭."""
     cols = list(frame.columns)
     drop = np.zeros(len(frame), dtype=bool)
     back = np.zeros(len(frame), dtype=bool)
@@ -272,10 +295,11 @@ def _apply_status(
         c = find(cols, rule.column)
         if c is None:
             continue
+        open_ = ~(drop | back)
         codes, norm = _norm_values(frame[c])
         cats = list(as_category(frame[c]).cat.categories)
         if rule.any_value or rule.if_empty:
-            hit = ((codes >= 0) if rule.any_value else (codes < 0)) & ~drop
+            hit = ((codes >= 0) if rule.any_value else (codes < 0)) & open_
             if hit.any():
                 applied.excluded[f"{c} {'set' if rule.any_value else 'empty'}"] = int(hit.sum())
             drop |= hit
@@ -283,16 +307,18 @@ def _apply_status(
         excl = {normalize_header(v) for v in rule.exclude}
         ret = {normalize_header(v) for v in rule.returned}
         for i, v in enumerate(norm):
-            rows = codes == i
-            if v in excl:
-                n = int((rows & ~drop).sum())
-                if n:
-                    applied.excluded[f"{c} = {cats[i]}"] = n
+            is_excl = v in excl or (rule.contains and any(w in v for w in excl))
+            is_ret = not is_excl and (v in ret or (rule.contains and any(w in v for w in ret)))
+            if not (is_excl or is_ret):
+                continue
+            rows = (codes == i) & open_
+            n = int(rows.sum())
+            if not n:
+                continue
+            (applied.excluded if is_excl else applied.returned)[f"{c} = {cats[i]}"] = n
+            if is_excl:
                 drop |= rows
-            elif v in ret:
-                n = int((rows & ~drop).sum())
-                if n:
-                    applied.returned[f"{c} = {cats[i]}"] = n
+            else:
                 back |= rows
     back &= ~drop
     kept = frame.loc[~drop]

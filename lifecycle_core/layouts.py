@@ -33,6 +33,7 @@ class StatusRule:
     returned: tuple[str, ...] = ()
     any_value: bool = False
     if_empty: bool = False  # an empty value excludes (eBay: no Paid On Date on any line = not paid)
+    contains: bool = False  # a value containing one of the words counts ("退款" in "退款 (买家申请)")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Layout:
     product_id: tuple[str, ...] = ()  # id fallbacks: per row, the first of these that is not empty
     order_key: tuple[str, ...] = ()  # the order number (products: the product's handle)
     fill_down: tuple[str, ...] = ()  # written on an order's first row only: filled to its other rows
+    key_fill_down: bool = False  # the order number itself is on the first row only (rows of an order follow it)
     status: tuple[StatusRule, ...] = ()
     keep_if_any: tuple[str, ...] = ()  # rows with all of these empty are not items (image rows, totals)
     drop_if_any: tuple[str, ...] = ()  # rows with any of these set are not items (store-view rows, children)
@@ -53,6 +55,7 @@ class Layout:
     join: str = ""  # the ORDERS layout whose columns (date, status) this file takes by order number
     join_columns: tuple[str, ...] = ()  # what the join takes from that file
     needs: str = ""  # what to add when this file alone cannot make a dataset
+    alone: str = ""  # what is missed when the file comes without its join partner (but can stand alone)
     variant_name: tuple[str, ...] = ()  # option columns: "Title - Blue / M", as orders name a variant
     price_is_line_total: bool = False  # the price column is quantity x unit price (Amazon's item-price)
     net_of: tuple[str, ...] = ()  # quantities subtracted from the quantity (Magento's qty_canceled)
@@ -213,8 +216,9 @@ LAYOUTS: tuple[Layout, ...] = (
         ),
         status=(
             # "pending" stays: cash-on-delivery and bank-transfer orders are pending until marked paid.
-            StatusRule(_g("Financial Status"), exclude=("voided", "expired"), returned=("refunded",)),
+            # A cancelled order is not a sale even when its payment was refunded: cancellation decides first.
             StatusRule(_g("Cancelled at"), any_value=True),
+            StatusRule(_g("Financial Status"), exclude=("voided", "expired"), returned=("refunded",)),
         ),
         doc_url="https://help.shopify.com/en/manual/fulfillment/managing-orders/exporting-orders",
     ),
@@ -284,11 +288,12 @@ LAYOUTS: tuple[Layout, ...] = (
             "price": _g("Item Cost", "Item Price", "Product Price"),
             "description": _g("Item Name", "Product Name"),
             "customer_id": _g("Customer User ID", "Customer ID", "Email (Billing)"),
-            "country": _g("Country Code (Shipping)", "Country Code (Billing)"),
+            "country": _g("Country Code (Billing)", "Country Code (Shipping)"),
         },
         product_id=_g("SKU", "Product Id", "Product ID", "Item Name", "Product Name"),
         order_key=_g("Order Number", "Order ID"),
-        # With "populate other columns" off, order fields are written on the order's first row only.
+        # With "populate other columns" off, order fields (the order number too) are on its first row only.
+        key_fill_down=True,
         fill_down=_g(
             "Order Status",
             "Order Date",
@@ -356,6 +361,8 @@ LAYOUTS: tuple[Layout, ...] = (
         date_order="month-first",  # "03/02/24" is March 2
         join="etsy_orders",
         join_columns=_g("Status"),
+        alone="cancelled and refunded orders are only marked in the Etsy sold orders export (EtsySoldOrders); "
+        "add it with this file to leave them out",
         status=(StatusRule(_g("Status"), exclude=("canceled", "cancelled"), returned=("refunded", "fully refunded")),),
         doc_url="https://help.etsy.com/hc/en-us/articles/360000343508",
     ),
@@ -504,8 +511,10 @@ LAYOUTS: tuple[Layout, ...] = (
         product_id=_g("商家编码", "外部系统编号", "商品ID", "宝贝ID", "标题", "宝贝标题"),
         order_key=_g("订单编号"),
         join="taobao_orders",
-        join_columns=_g("订单创建时间", "订单付款时间", "买家会员名", "订单状态"),
+        join_columns=_g("订单创建时间", "订单付款时间", "买家会员名", "订单状态", "订单关闭原因"),
         status=(
+            # A paid order closed because it was refunded: 交易关闭 with 订单关闭原因 退款.
+            StatusRule(_g("订单关闭原因"), returned=("退款",), contains=True),
             StatusRule(
                 _g("订单状态"),
                 exclude=("交易关闭", "交易被淘宝关闭", "等待买家付款", "没有创建支付宝交易"),

@@ -232,7 +232,11 @@ def as_category(s: pd.Series) -> pd.Series:
             s = s.astype("str").where(s.notna(), None)
         codes, uniq = pd.factorize(s)
     cleaned = strip_excel_guard(pd.Series(uniq, dtype="str").str.strip())
-    return _recode(codes, cleaned.where(cleaned != "", None), s.index)
+    # Database dumps (Magento's sales_order_item through phpMyAdmin or mysql) write a missing value as NULL.
+    return _recode(codes, cleaned.where(~cleaned.isin(_MISSING), None), s.index)
+
+
+_MISSING = ("", "NULL", "\\N")
 
 
 _GUARD = r'^="(.*)"$'

@@ -40,6 +40,7 @@ class FilePlan:
     saved_from: dict | None = None  # the saved mapping used: {"file", "saved_at"}
     signature: str = ""  # the header's layout signature (saved mappings are kept by it)
     note: str | None = None  # why the table is not the one the column names suggest
+    hint: str | None = None  # what a platform file misses without its partner file
     date_order: str = ""  # the layout's date order for ambiguous dates, when the user leaves it on auto
     auto: TableMapping | None = field(default=None, repr=False)  # the mapping before any user choice
 
@@ -183,6 +184,8 @@ def _plan_one(raw, layout, given, saved, partner_of, joined_into, report) -> lis
     plan.unmatched = res.unmatched
     if layout.join and partner is None and "timestamp" not in mapping.columns.values():
         plan.needs = layout.needs
+    elif layout.join and partner is None and layout.alone:
+        plan.hint = layout.alone
     out = [plan]
     if res.inventory is not None:
         inv_raw, inv_map = res.inventory

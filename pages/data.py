@@ -109,8 +109,8 @@ for i, plan in enumerate(uploads["plans"]):
         st.caption(tr("data.mapping.read_info", rows=f"{raw.n_rows:,}", fmt=raw.format, enc=enc, delim=delim))
         if plan.layout:
             st.info(tr("data.recognised", layout=plan.layout))  # our own label, not data
-        if plan.note:
-            st.warning(md(plan.note))
+        if plan.note or plan.hint:
+            st.warning(md(plan.note or plan.hint))
         if plan.joined_into:
             st.caption(tr("data.joined", file=md(plan.joined_into)))
             continue
