@@ -9,6 +9,7 @@ row numbers, so every later message still points at the line the user sees in th
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from dataclasses import dataclass
@@ -101,18 +102,7 @@ def apply_layout(raw: RawTable, layout: Layout, partner: RawTable | None = None)
     frame = frame.drop(columns=[_PRIMARY], errors="ignore")
 
     mapping = _mapping(list(frame.columns), layout, id_col)
-    out = RawTable(
-        raw.file,
-        raw.format,
-        frame,
-        raw.sha256,
-        raw.size_bytes,
-        raw.encoding,
-        raw.delimiter,
-        raw.first_row,
-        raw.sheet,
-        row_numbers=numbers,
-    )
+    out = dataclasses.replace(raw, frame=frame, row_numbers=numbers)
     inventory = _inventory(out, layout, id_col) if layout.inventory and id_col else None
     return LayoutResult(out, mapping, applied, inventory, unmatched)
 
@@ -462,15 +452,6 @@ def _inventory(raw: RawTable, layout: Layout, id_col: str) -> tuple[RawTable, Ta
     first = pd.Series(raw.numbers()[has]).groupby(sub["id"].to_numpy(), sort=False).first()
     total = sub.groupby("id", sort=False)["on_hand"].sum()
     frame = pd.DataFrame({id_col: total.index.astype("str"), qty: total.map(lambda v: f"{v:g}").to_numpy()})
-    inv = RawTable(
-        raw.file,
-        raw.format,
-        frame,
-        raw.sha256,
-        raw.size_bytes,
-        raw.encoding,
-        raw.delimiter,
-        row_numbers=first.loc[total.index].to_numpy().astype("int64"),
-    )
+    inv = dataclasses.replace(raw, frame=frame, row_numbers=first.loc[total.index].to_numpy().astype("int64"))
     columns = {id_col: "product_id", qty: "on_hand"}
     return inv, TableMapping("inventory", columns, {c: 1.0 for c in columns}, 1.0, [])

@@ -116,23 +116,18 @@ def test_sales_with_one_dated_row_per_product_are_refused_unless_forced(tmp_path
     assert main(["ingest", str(path), "--workspace", ws_path, "--name", "s", "--quiet", "--force"]) == 0
 
 
-def test_an_orders_file_alone_says_what_to_add(tmp_path):
+@pytest.mark.parametrize(
+    ("platform", "part", "code", "words"),
+    [
+        ("taobao", "OrderList", "needs_another_file", "宝贝报表"),  # orders without their items
+        ("shopify", "products", "no_sales", "Shopify orders export"),  # a catalogue without orders
+    ],
+)
+def test_a_file_that_cannot_stand_alone_says_what_to_add(tmp_path, platform, part, code, words):
     from tests import platform_exports as px
 
-    paths = px.write("taobao", tmp_path)
-    orders = next(p for p in paths if "OrderList" in p.name)
+    path = next(p for p in px.write(platform, tmp_path) if part in p.name)
     with pytest.raises(IngestError) as err:
-        ingest(Workspace(tmp_path / "ws"), "t", [SourceFile.from_path(orders)])
+        ingest(Workspace(tmp_path / "ws"), "t", [SourceFile.from_path(path)])
     (problem,) = err.value.report.errors
-    assert problem.code == "needs_another_file" and "宝贝报表" in problem.expected
-
-
-def test_a_products_export_alone_says_what_to_add(tmp_path):
-    from tests import platform_exports as px
-
-    paths = px.write("shopify", tmp_path)
-    products = next(p for p in paths if "products" in p.name)
-    with pytest.raises(IngestError) as err:
-        ingest(Workspace(tmp_path / "ws"), "t", [SourceFile.from_path(products)])
-    (problem,) = err.value.report.errors
-    assert problem.code == "no_sales" and "Shopify orders export" in problem.expected
+    assert problem.code == code and words in problem.expected

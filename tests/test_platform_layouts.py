@@ -30,6 +30,8 @@ def test_platform_export_ingests_with_no_mapping(platform, tmp_path):
         sum(v["excluded"].values()) for v in info.report["info"].get("layouts", {}).values() if "excluded" in v
     )
     assert excluded == exp.excluded
+    # Every product sold, and no phantom products (image rows, variable parents, store-view rows).
+    assert set(ws.load_table(platform, "products")["product_id"]) == set(exp.units)
     sales = ws.load_table(platform, "sales")
     assert sales.groupby("product_id")["units"].sum().to_dict() == exp.units
 
