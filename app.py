@@ -1,6 +1,6 @@
 """Lifecycle Studio dashboard.
 
-    streamlit run app.py
+    streamlit run server.py     # this dashboard behind the upload gate (ui/gate.py); or: streamlit run app.py
 
 UI only: every page calls lifecycle_core; the workspace folder is $LIFECYCLE_WORKSPACE (default ./workspace).
 """

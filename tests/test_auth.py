@@ -108,3 +108,47 @@ def test_training_workers_get_no_password(monkeypatch):
     env = jobs.worker_env(str(ROOT))
     assert "LIFECYCLE_PASSWORD" not in env and "LIFECYCLE_PASSWORD_HASH" not in env
     assert str(ROOT) in env["PYTHONPATH"] and set(auth.SECRET_ENVS) == set(jobs.SECRET_ENV)
+
+
+def _put(app, path: str) -> tuple[int, bytes]:
+    """One PUT through an ASGI app, without a server."""
+    import asyncio
+
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"x" * 100, "more_body": False}
+
+    async def send(msg):
+        sent.append(msg)
+
+    scope = {"type": "http", "method": "PUT", "path": path, "headers": []}
+    asyncio.run(app(scope, receive, send))
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return sent[0]["status"], body
+
+
+def test_uploads_are_refused_until_the_session_signs_in(tmp_path, monkeypatch):
+    """Streamlit takes uploads from any session with a websocket: the gate in front of it does not."""
+    from ui.gate import UploadGate
+
+    async def streamlit(scope, receive, send):  # stands in for Streamlit's own upload route
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    gate = UploadGate(streamlit)
+    at = _app(tmp_path, monkeypatch, LIFECYCLE_PASSWORD="s3cret-pass")
+    before = set(auth._open_sessions)
+    assert _put(gate, "/_stcore/upload_file/some-session/f1") == (403, b"sign in before uploading files")
+    _sign_in(at, "s3cret-pass")
+    (sid,) = set(auth._open_sessions) - before  # this AppTest session, signed in
+    assert _put(gate, f"/_stcore/upload_file/{sid}/f1")[0] == 204
+    assert _put(gate, "/_stcore/upload_file/another-session/f1")[0] == 403
+    at.button(key="auth_sign_out").click().run()
+    assert _put(gate, f"/_stcore/upload_file/{sid}/f1")[0] == 403  # signed out
+    # Idle past the timeout: refused again, as the page would ask for the password again.
+    auth._open_sessions["idle-session"] = 1_000.0
+    assert auth.uploads_allowed("idle-session", now=1_000.0 + 59 * 60)
+    assert not auth.uploads_allowed("idle-session", now=1_000.0 + 61 * 60)
+    monkeypatch.delenv("LIFECYCLE_PASSWORD")
+    assert _put(gate, "/_stcore/upload_file/anyone/f1")[0] == 204  # no sign-in configured: open, as before

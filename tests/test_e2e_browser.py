@@ -9,6 +9,7 @@ images: LIFECYCLE_SCREENSHOTS=docs/img python -m pytest tests/test_e2e_browser.p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -31,7 +32,8 @@ if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
 playwright = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.slow
-STREAMLIT = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
+# server.py: the dashboard (app.py) behind the upload gate, as the README starts it.
+STREAMLIT = [sys.executable, "-m", "streamlit", "run", "server.py", "--server.headless", "true"]
 
 
 def _free_port() -> int:
@@ -52,10 +54,19 @@ def server(tmp_path_factory):
     tok = AutoTokenizer.from_pretrained(default_encoder_path())
     tiny_bert(tok.vocab_size).save_pretrained(base)
     tok.save_pretrained(base)
+    with _serve(root, LIFECYCLE_WORKSPACE=str(ws_root)) as url:
+        yield {"url": url, "ws": Workspace(ws_root), "base": str(base), "root": root}
+
+
+@contextlib.contextmanager
+def _serve(root: Path, **env_extra: str):
+    """`streamlit run server.py` on a free port until the block ends; yields its URL."""
     port = _free_port()
-    env = {**os.environ, "LIFECYCLE_WORKSPACE": str(ws_root), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
     env.pop("LIFECYCLE_PASSWORD", None)
-    log = open(root / "streamlit.log", "w")  # noqa: SIM115 - closed below
+    env.update(env_extra)
+    log_path = root / f"streamlit-{port}.log"
+    log = open(log_path, "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [*STREAMLIT, "--server.port", str(port), "--server.address", "127.0.0.1"],
         cwd=ROOT,
@@ -64,24 +75,25 @@ def server(tmp_path_factory):
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    end = time.time() + 90
-    while True:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.time() > end:
-            log.close()
-            raise RuntimeError("streamlit did not start:\n" + (root / "streamlit.log").read_text()[-3000:])
-        time.sleep(0.5)
-    yield {"url": url, "ws": Workspace(ws_root), "base": str(base), "root": root}
-    proc.terminate()
     try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        end = time.time() + 90
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() > end:
+                raise RuntimeError("streamlit did not start:\n" + log_path.read_text()[-3000:])
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -227,3 +239,16 @@ def test_a_websocket_for_another_host_name_is_refused(server):
     port = int(server["url"].rsplit(":", 1)[1])
     assert _websocket_status(port, f"127.0.0.1:{port}") == 101
     assert _websocket_status(port, "evil.example") != 101
+
+
+def test_uploads_before_sign_in_are_refused_by_the_server(tmp_path):
+    """With a password set, the server refuses files from a session that has not signed in (Streamlit's
+    own endpoint took them: five 20 MiB files grew the server by 100 MiB)."""
+    import urllib.error
+
+    with _serve(tmp_path, LIFECYCLE_WORKSPACE=str(tmp_path / "ws"), LIFECYCLE_PASSWORD="s3cret-pass") as url:
+        assert urllib.request.urlopen(url, timeout=10).status == 200  # the page (its sign-in form) is served
+        req = urllib.request.Request(f"{url}/_stcore/upload_file/some-session/file-1", data=b"x" * 2**20, method="PUT")
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=10)
+        assert err.value.code == 403 and err.value.read() == b"sign in before uploading files"

@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import os
 import sys
+import threading
 import time
 
 import streamlit as st
@@ -119,7 +120,55 @@ def _locked_for(now: float) -> float:
     return max(waits, default=0.0)
 
 
+# Sessions that have passed the sign-in, by Streamlit session id -> when last seen. Read by the upload
+# gate (ui/gate.py), which runs in the server before any script: Streamlit's upload endpoint takes files
+# from any session that holds a websocket, signed in or not.
+_open_sessions: dict[str, float] = {}
+_open_lock = threading.Lock()
+
+
+def _session_id() -> str | None:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else None
+
+
+def _open(now: float) -> None:
+    sid = _session_id()
+    if sid:
+        with _open_lock:
+            _open_sessions[sid] = now
+
+
+def _close() -> None:
+    sid = _session_id()
+    if sid:
+        with _open_lock:
+            _open_sessions.pop(sid, None)
+
+
+def access_configured() -> bool:
+    """Whether a password or an identity provider guards the dashboard."""
+    return bool(_secret("auth") or configured_password())
+
+
+def uploads_allowed(session_id: str, now: float | None = None) -> bool:
+    """May this Streamlit session upload files? Always without a sign-in configured; otherwise only a
+    session that signed in and was seen within the idle timeout."""
+    if not access_configured():
+        return True
+    now = time.time() if now is None else now
+    with _open_lock:
+        seen = _open_sessions.get(session_id)
+        if seen is not None and now - seen > 60 * _idle_minutes():
+            _open_sessions.pop(session_id, None)
+            seen = None
+    return seen is not None
+
+
 def sign_out() -> None:
+    _close()
     for k in (SIGNED_IN, LAST_SEEN):
         st.session_state.pop(k, None)
     if _secret("auth"):
@@ -138,6 +187,7 @@ def require_access() -> None:
             st.error(tr("auth.not_allowed"))
             st.button(tr("auth.sign_out"), on_click=st.logout)
             st.stop()
+        _open(time.time())
         return
     password = configured_password()
     if not password:
@@ -148,6 +198,7 @@ def require_access() -> None:
             sign_out()  # idle too long: the password is asked again
         else:
             st.session_state[LAST_SEEN] = now
+            _open(now)
             return
     st.title(tr("app.title"))
     with st.form("sign_in"):
@@ -161,6 +212,7 @@ def require_access() -> None:
             st.session_state[SIGNED_IN] = True
             st.session_state[LAST_SEEN] = now
             st.session_state.pop(FAILS, None)
+            _open(now)
             st.rerun()
         else:
             st.session_state.setdefault(FAILS, []).append(now)
