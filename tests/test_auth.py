@@ -152,3 +152,57 @@ def test_uploads_are_refused_until_the_session_signs_in(tmp_path, monkeypatch):
     assert not auth.uploads_allowed("idle-session", now=1_000.0 + 61 * 60)
     monkeypatch.delenv("LIFECYCLE_PASSWORD")
     assert _put(gate, "/_stcore/upload_file/anyone/f1")[0] == 204  # no sign-in configured: open, as before
+
+
+def test_cache_clearing_before_sign_in_is_dropped(tmp_path, monkeypatch):
+    """Streamlit acts on clear_cache before the script runs: the gate drops it for unsigned sessions."""
+    import asyncio
+
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    from ui.gate import UploadGate
+
+    def back(kind: str) -> bytes:
+        msg = BackMsg()
+        if kind == "clear_cache":
+            msg.clear_cache = True
+        else:
+            msg.rerun_script.query_string = ""
+        return msg.SerializeToString()
+
+    hello = ForwardMsg()
+    hello.new_session.initialize.session_id = "sess-1"
+
+    def run(frames: list[bytes]) -> list[str]:
+        got: list[str] = []
+
+        async def streamlit(scope, receive, send):  # stands in for Streamlit's websocket endpoint
+            await send({"type": "websocket.send", "bytes": hello.SerializeToString()})
+            while True:
+                msg = await receive()
+                if msg["type"] == "websocket.disconnect":
+                    return
+                parsed = BackMsg()
+                parsed.ParseFromString(msg["bytes"])
+                got.append(parsed.WhichOneof("type"))
+
+        queue = [{"type": "websocket.receive", "bytes": f} for f in frames] + [{"type": "websocket.disconnect"}]
+
+        async def receive():
+            return queue.pop(0)
+
+        async def send(msg):
+            return None
+
+        asyncio.run(UploadGate(streamlit)({"type": "websocket", "path": "/_stcore/stream"}, receive, send))
+        return got
+
+    monkeypatch.setenv("LIFECYCLE_PASSWORD", "s3cret-pass")
+    auth._open_sessions.pop("sess-1", None)
+    assert run([back("clear_cache"), back("rerun")]) == ["rerun_script"]  # not signed in: dropped
+    auth._open_sessions["sess-1"] = __import__("time").time()
+    assert run([back("clear_cache")]) == ["clear_cache"]  # signed in: passed on
+    auth._open_sessions.pop("sess-1")
+    monkeypatch.delenv("LIFECYCLE_PASSWORD")
+    assert run([back("clear_cache")]) == ["clear_cache"]  # no sign-in configured: as before

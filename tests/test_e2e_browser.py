@@ -241,6 +241,23 @@ def test_a_websocket_for_another_host_name_is_refused(server):
     assert _websocket_status(port, "evil.example") != 101
 
 
+def test_after_sign_in_uploads_pass_the_gate(browser, tmp_path):
+    """The gate lets a signed-in browser upload: a Shopify export is recognised on the Data page."""
+    from tests import platform_exports as px
+
+    export = tmp_path / "orders_export_1.csv"
+    export.write_text(px.shopify_orders(), encoding="utf-8")
+    with _serve(tmp_path, LIFECYCLE_WORKSPACE=str(tmp_path / "ws"), LIFECYCLE_PASSWORD="s3cret-pass") as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        page.goto(f"{url}/data")
+        page.get_by_label("Password", exact=True).fill("s3cret-pass")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_text("Upload files").wait_for(timeout=60_000)
+        page.locator("input[type=file]").set_input_files(str(export))
+        page.get_by_text("Recognised: Shopify orders export").wait_for(timeout=60_000)
+        page.close()
+
+
 def test_uploads_before_sign_in_are_refused_by_the_server(tmp_path):
     """With a password set, the server refuses files from a session that has not signed in (Streamlit's
     own endpoint took them: five 20 MiB files grew the server by 100 MiB)."""
