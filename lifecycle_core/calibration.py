@@ -10,7 +10,9 @@ macro-F1 and accuracy stay as they are; only the confidence moves towards the ob
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -47,3 +49,34 @@ def fit_temperature(proba: np.ndarray, y: np.ndarray) -> float:
     best = float(math.exp(res.x))
     # Keep 1.0 unless the fit is clearly better: a near-flat objective must not move a calibrated model.
     return best if nll(res.x) < nll(0.0) - 1e-6 else 1.0
+
+
+def write_model_config(
+    folder: Path,
+    *,
+    head: dict,
+    config: dict,
+    extra: dict,
+    training: dict,
+    metrics: dict,
+    fingerprint,
+    temperature: float,
+) -> None:
+    """A saved model's config.json, laid out the same for both model kinds: ``head`` (kind, format
+    version), the stage labels, the model's settings, its own ``extra`` fields, how it was trained and
+    scored, the data it saw and its calibration."""
+    from .stages import label_maps
+
+    meta = {
+        **head,
+        **label_maps(),
+        "model": config,
+        **extra,
+        "training": training,
+        "metrics": metrics,
+        "data_fingerprint": fingerprint,
+        "calibration": {"temperature": temperature, "method": "temperature scaling on validation rows"},
+    }
+    (Path(folder) / "config.json").write_text(
+        json.dumps(meta, indent=1, ensure_ascii=False, default=str), encoding="utf-8"
+    )

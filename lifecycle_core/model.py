@@ -21,7 +21,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from . import text_segments
-from .stages import Stage, label_maps
+from .calibration import write_model_config
+from .stages import Stage
 
 FORMAT_VERSION = 2  # 2: late fusion (signals part + text part)
 EMBED_CHUNK = 16_384  # texts tokenized at a time by LifecycleModel.embed
@@ -442,17 +443,16 @@ class LifecycleModel:
         save_file(state, str(out / "model.safetensors"))
         self.net.encoder.config.save_pretrained(out / "encoder")
         self.tokenizer.save_pretrained(out / "tokenizer")
-        meta = {
-            "format_version": FORMAT_VERSION,
-            **label_maps(),
-            "model": self.config.to_dict(),
-            "scaler": asdict(self.scaler),
-            "training": self.training,
-            "metrics": self.metrics,
-            "data_fingerprint": self.fingerprint,
-            "calibration": {"temperature": self.temperature, "method": "temperature scaling on validation rows"},
-        }
-        (out / "config.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
+        write_model_config(
+            out,
+            head={"format_version": FORMAT_VERSION},
+            config=self.config.to_dict(),
+            extra={"scaler": asdict(self.scaler)},
+            training=self.training,
+            metrics=self.metrics,
+            fingerprint=self.fingerprint,
+            temperature=self.temperature,
+        )
         return out
 
     @classmethod

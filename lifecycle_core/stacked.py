@@ -37,9 +37,10 @@ import pandas as pd
 
 from . import text_segments
 from .analogs import ANALOG_FEATURES, AnalogReference, catalog_vectors, text_vectors
+from .calibration import write_model_config
 from .features import FEATURES, Examples
 from .seasons import SEASON_FEATURES, season_features
-from .stages import Stage, label_maps
+from .stages import Stage
 
 KIND = "stacked"
 FORMAT_VERSION = 1
@@ -367,19 +368,16 @@ class StackedModel:
                 {k: np.ascontiguousarray(v) for k, v in self.analogs.arrays().items()}, str(out / "analogs.safetensors")
             )
             (out / "analogs.json").write_text(json.dumps(self.analogs.meta(), ensure_ascii=False), encoding="utf-8")
-        meta = {
-            "kind": KIND,
-            "format_version": FORMAT_VERSION,
-            **label_maps(),
-            "model": self.config.to_dict(),
-            "reference": self.scaler.mean,
-            "only_stage": self.only_stage,
-            "training": self.training,
-            "metrics": self.metrics,
-            "data_fingerprint": self.fingerprint,
-            "calibration": {"temperature": self.temperature, "method": "temperature scaling on validation rows"},
-        }
-        (out / "config.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
+        write_model_config(
+            out,
+            head={"kind": KIND, "format_version": FORMAT_VERSION},
+            config=self.config.to_dict(),
+            extra={"reference": self.scaler.mean, "only_stage": self.only_stage},
+            training=self.training,
+            metrics=self.metrics,
+            fingerprint=self.fingerprint,
+            temperature=self.temperature,
+        )
         return out
 
     @classmethod
