@@ -128,11 +128,7 @@ def ingest(
     info = workspace.save_dataset(name, prepared, replace=replace)
     if remember and overrides:
         for plan in plans:
-            if (
-                plan.used
-                and plan.mapping.columns
-                and plan.mapping.columns != (plan.auto.columns if plan.auto else None)
-            ):
+            if plan.changed_by_user:
                 workspace.save_mapping(plan.signature, plan.mapping, file=plan.raw.file)
     progress(1.0, "done")
     return info

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .layouts import ITEM_ID, ITEM_NAME, ITEM_QUANTITY, ORDERS, Applied, Layout, find
+from .layouts import ITEM_ID, ITEM_NAME, ITEM_QUANTITY, Applied, Layout, find
 from .mapping import TableMapping, normalize_header
 from .parsing import as_category, map_categories, parse_numbers
 from .readers import RawTable
@@ -140,11 +140,9 @@ def _mapping(cols: list[str], layout: Layout, id_col: str | None) -> TableMappin
         src = find([c for c in cols if c not in columns], candidates)
         if src:
             columns[src] = fname
-    table = layout.table if layout.table != ORDERS else "transactions"
-    extra = [c for c in cols if c not in columns and not c.startswith("_")]
-    if table != "products":
-        extra = []  # order exports carry names and addresses: only the mapped columns are read
-    return TableMapping(table, columns, {c: 1.0 for c in columns}, 1.0, extra)
+    # Order exports carry names and addresses: only their mapped columns are read.
+    extra = [c for c in cols if c not in columns and not c.startswith("_")] if layout.table == "products" else []
+    return TableMapping(layout.table, columns, {c: 1.0 for c in columns}, 1.0, extra)
 
 
 def _join(frame: pd.DataFrame, layout: Layout, partner: RawTable) -> tuple[pd.DataFrame, np.ndarray]:

@@ -578,8 +578,6 @@ LAYOUTS: tuple[Layout, ...] = (
     ),
 )
 
-BY_KEY = {layout.key: layout for layout in LAYOUTS}
-
 
 def recognise(columns: list[str]) -> Layout | None:
     """The platform layout ``columns`` are, or None. When several match, the most specific (the longest

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .layout_apply import apply_layout
-from .layouts import BY_KEY, ORDERS, Applied, recognise
+from .layouts import ORDERS, Applied, recognise
 from .mapping import TableMapping, complete_mapping, guess_columns, guess_mapping, normalize_header
 from .parsing import as_category
 from .readers import RawTable, ReadLimits, SourceFile, read_source
@@ -43,6 +43,15 @@ class FilePlan:
     hint: str | None = None  # what a platform file misses without its partner file
     date_order: str = ""  # the layout's date order for ambiguous dates, when the user leaves it on auto
     auto: TableMapping | None = field(default=None, repr=False)  # the mapping before any user choice
+
+    @property
+    def changed_by_user(self) -> bool:
+        """Whether the mapping differs from the automatic one (worth remembering for this layout)."""
+        return (
+            self.used
+            and bool(self.mapping.columns)
+            and self.mapping.columns != (self.auto.columns if self.auto else None)
+        )
 
     @property
     def used(self) -> bool:
@@ -234,7 +243,3 @@ def _as_catalogue(raw: RawTable) -> TableMapping | None:
         if not tm.missing_required:
             return tm
     return None
-
-
-def layout_of(key: str):
-    return BY_KEY[key]

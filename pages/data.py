@@ -238,7 +238,7 @@ if plans:
                     else:
                         for plan in plans:
                             # A mapping the user changed is remembered for this export layout.
-                            if plan.used and plan.mapping.columns != (plan.auto.columns if plan.auto else None):
+                            if plan.changed_by_user:
                                 ws.save_mapping(plan.signature, plan.mapping, file=plan.raw.file)
                         st.session_state.pop(state.UPLOADS, None)
                         state.flash(
