@@ -60,7 +60,7 @@ def test_mapping_file_round_trip_and_completion(tmp_path):
     path = tmp_path / "m.json"
     path.write_text(json.dumps({"x.csv": {"table": "sales", "columns": {"Menge": "units", "Extra": None}}}))
     over = load_mapping_file(path)["x.csv"]
-    full = complete_mapping(over, ["SKU", "Datum", "Menge", "Extra", "date"])
+    full = complete_mapping(over, ["SKU", "Tag", "Menge", "Extra", "date"])
     assert full.columns["Menge"] == "units"
     assert full.columns["SKU"] == "product_id" and full.columns["date"] == "date"
     assert "Extra" not in full.columns  # explicitly ignored stays ignored
@@ -91,3 +91,24 @@ def test_a_synonym_inside_a_header_counts_on_whole_words_only():
     assert (
         guess_mapping(["商品编号", "日期", "销售数量合计"]).columns.get("销售数量合计") == "units"
     )  # no spaces in Chinese
+
+
+@pytest.mark.parametrize(
+    ("columns", "table", "expected"),
+    [
+        (
+            ["Datum", "Artikelnr", "Menge", "Umsatz"],
+            "sales",
+            {"Artikelnr": "product_id", "Menge": "units", "Umsatz": "revenue"},
+        ),
+        (
+            ["Rechnungsnummer", "Rechnungsdatum", "Artikelnummer", "Bezeichnung", "Menge", "Preis"],
+            "transactions",
+            {"Rechnungsnummer": "invoice_id", "Bezeichnung": "description", "Preis": "price"},
+        ),
+        (["Fecha", "Referencia", "Cantidad", "Precio"], "sales", {"Referencia": "product_id", "Cantidad": "units"}),
+    ],
+)
+def test_german_and_spanish_headers(columns, table, expected):
+    m = guess_mapping(columns)
+    assert m.table == table and expected.items() <= m.columns.items() and not m.missing_required

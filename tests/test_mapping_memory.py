@@ -15,8 +15,8 @@ from lifecycle_core.readers import SourceFile
 from lifecycle_core.report import IngestError
 from lifecycle_core.store import Workspace
 
-# A shop system nobody has a preset for: "Artikel" is the product, "Menge" the units.
-HEADER = "Beleg;Datum;Artikel;Bezeichnung;Menge;Lager\n"
+# A till nobody has a preset or synonyms for: "Art" is the product, "Stk" (Stück) the units.
+HEADER = "Bon;Tag;Art;Bez;Stk;Lager\n"
 
 
 def month(n: int, *, reorder: bool = False) -> bytes:
@@ -33,8 +33,8 @@ def month(n: int, *, reorder: bool = False) -> bytes:
     return text.encode()
 
 
-MAPPING = {"table": "transactions", "columns": {"Beleg": "invoice_id", "Datum": "timestamp", "Artikel": "product_id",
-           "Bezeichnung": "description", "Menge": "quantity", "Lager": None}}  # fmt: skip
+MAPPING = {"table": "transactions", "columns": {"Bon": "invoice_id", "Tag": "timestamp", "Art": "product_id",
+           "Bez": "description", "Stk": "quantity", "Lager": None}}  # fmt: skip
 
 
 def test_a_confirmed_mapping_maps_next_months_export(tmp_path):
@@ -45,12 +45,12 @@ def test_a_confirmed_mapping_maps_next_months_export(tmp_path):
     saved = ws.saved_mappings()
     assert len(saved) == 1
     (entry,) = saved.values()
-    assert entry["file"] == "kasse_2024_01.csv" and entry["mapping"].columns["Menge"] == "quantity"
+    assert entry["file"] == "kasse_2024_01.csv" and entry["mapping"].columns["Stk"] == "quantity"
     # Next month: another file name, columns reordered and padded; no mapping file.
     feb = SourceFile("kasse_2024_02.csv", month(2, reorder=True))
     plans, _ = plan_files([feb], saved=ws.saved_mappings())
     assert plans[0].saved_from["file"] == "kasse_2024_01.csv"
-    assert plans[0].mapping.source_of("quantity").strip() == "Menge"
+    assert plans[0].mapping.source_of("quantity").strip() == "Stk"
     assert "Lager" not in {c.strip() for c in plans[0].mapping.columns}  # left unmapped, as the user chose
     info = ingest(ws, "feb", [feb])
     assert info.counts["units"] == sum(1 + i % 3 for i in range(24))
@@ -85,7 +85,7 @@ def test_one_glob_entry_covers_many_files(tmp_path):
     files = [SourceFile(f"kasse_2024_0{n}.csv", month(n)) for n in (1, 2, 3)]
     plans, report = plan_files(files, overrides=load_mapping_file(mfile))
     assert report.ok
-    assert [p.mapping.source_of("quantity") for p in plans] == ["Menge"] * 3
+    assert [p.mapping.source_of("quantity") for p in plans] == ["Stk"] * 3
 
 
 def test_a_catalogue_guessed_as_sales_is_read_as_products(tmp_path):

@@ -220,18 +220,16 @@ def test_a_platform_export_is_recognised_and_ingests_as_it_is(app, tmp_path):
 
 
 def test_a_changed_mapping_is_remembered_for_the_next_export(app, tmp_path):
-    sheet = "Beleg;Datum;Artikel;Menge;Notiz\n" + "".join(
-        f"R{i};2024-01-{1 + i:02d};A{i % 3};{i};x\n" for i in range(12)
-    )
+    sheet = "Bon;Tag;Art;Stk;Notiz\n" + "".join(f"R{i};2024-01-{1 + i:02d};A{i % 3};{i};x\n" for i in range(12))
     app.file_uploader(key="uploader").set_value(("kasse_jan.csv", sheet.encode(), "text/csv")).run()
     boxes = {sb.label.split("  (")[0]: sb for sb in app.selectbox if sb.key and sb.key.startswith("map_")}
     next(sb for sb in app.selectbox if sb.key and sb.key.startswith("table_")).set_value("transactions").run()
     boxes = {sb.label.split("  (")[0]: sb for sb in app.selectbox if sb.key and sb.key.startswith("map_")}
     for col, fname in {
-        "Beleg": "invoice_id",
-        "Datum": "timestamp",
-        "Artikel": "product_id",
-        "Menge": "quantity",
+        "Bon": "invoice_id",
+        "Tag": "timestamp",
+        "Art": "product_id",
+        "Stk": "quantity",
     }.items():
         boxes[col].set_value(fname)
     app.run()
@@ -246,7 +244,7 @@ def test_a_changed_mapping_is_remembered_for_the_next_export(app, tmp_path):
         "Using your saved mapping" in e.value and "kasse_jan.csv" in e.value.replace("\\", "") for e in app.success
     )
     boxes = {sb.label.split("  (")[0]: sb for sb in app.selectbox if sb.key and sb.key.startswith("map_")}
-    assert boxes["Menge"].value == "quantity" and boxes["Beleg"].value == "invoice_id"
+    assert boxes["Stk"].value == "quantity" and boxes["Bon"].value == "invoice_id"
     next(b for b in app.button if b.key and b.key.startswith("forget_")).click().run()
     assert not app.exception
     assert Workspace(tmp_path / "ws").saved_mappings() == {}
