@@ -9,7 +9,7 @@ import sys
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ui import auth
+from ui import auth, gate, sign_in_throttle
 
 from .conftest import ROOT
 
@@ -20,7 +20,6 @@ def _app(tmp_path, monkeypatch, **env) -> AppTest:
         monkeypatch.delenv(k, raising=False)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    auth._global_fails.clear()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.run()
     return at
@@ -66,12 +65,40 @@ def test_the_dashboard_takes_a_hashed_password_and_signs_out(tmp_path, monkeypat
 def test_wrong_guesses_lock_the_session(tmp_path, monkeypatch):
     monkeypatch.setattr(auth.time, "sleep", lambda s: None)  # the half-second cost is not what is tested
     at = _app(tmp_path, monkeypatch, LIFECYCLE_PASSWORD="right-one")
-    for _ in range(auth.MAX_SESSION_FAILS):
+    for _ in range(sign_in_throttle.MAX_SESSION_FAILS):
         _sign_in(at, "guess")
         assert any("Wrong password" in e.value for e in at.error)
     _sign_in(at, "right-one")  # even the right password waits once the session is locked
     assert any("Too many wrong passwords" in e.value for e in at.error)
     assert _asks(at)
+
+
+def test_guesses_are_counted_across_processes_sessions_and_addresses(tmp_path):
+    """The count lives in the workspace: another server process (or a restart) sees the same lock, and a
+    guesser opening new sessions from one address is locked by address before everyone is."""
+    from ui.sign_in_throttle import MAX_ADDRESS_FAILS, MAX_GLOBAL_FAILS, MAX_SESSION_FAILS, SignInThrottle
+
+    path = tmp_path / "ws" / "sign_in_failures.sqlite"
+    now = 1_000_000.0
+    code = (
+        "import sys; from ui.sign_in_throttle import SignInThrottle as T\n"
+        f"t = T(sys.argv[1])\nfor i in range({MAX_SESSION_FAILS}): t.failed({now} + i, 'sess-1', '203.0.113.9')"
+    )
+    r = subprocess.run([sys.executable, "-c", code, str(path)], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    here = SignInThrottle(path)  # this process: it sees the other one's guesses
+    assert here.wait(now + 10, "sess-1", "203.0.113.9") == pytest.approx(50.0)
+    assert here.wait(now + 61, "sess-1", "203.0.113.9") == 0.0  # a minute after the first: free again
+    # New sessions from the same address: locked at the address limit, others still free.
+    for i in range(MAX_ADDRESS_FAILS - MAX_SESSION_FAILS):
+        assert here.wait(now + 20, f"new-{i}", "203.0.113.9") == 0.0
+        here.failed(now + 20, f"new-{i}", "203.0.113.9")
+    assert here.wait(now + 21, "another-new", "203.0.113.9") > 0
+    assert here.wait(now + 21, "someone", "198.51.100.7") == 0.0
+    for i in range(MAX_GLOBAL_FAILS - MAX_ADDRESS_FAILS):  # many addresses: everyone waits
+        here.failed(now + 22, f"s{i}", f"10.0.0.{i}")
+    assert here.wait(now + 23, "someone", "198.51.100.7") > 0
+    assert here.wait(now + 23, "someone", None) > 0
 
 
 def test_an_idle_session_is_asked_again(tmp_path, monkeypatch):
@@ -110,8 +137,8 @@ def test_training_workers_get_no_password(monkeypatch):
     assert str(ROOT) in env["PYTHONPATH"] and set(auth.SECRET_ENVS) == set(jobs.SECRET_ENV)
 
 
-def _put(app, path: str) -> tuple[int, bytes]:
-    """One PUT through an ASGI app, without a server."""
+def _put(app, path: str, client: str = "") -> tuple[int, bytes]:
+    """One PUT through an ASGI app, without a server, from the browser holding cookie ``client``."""
     import asyncio
 
     sent = []
@@ -122,7 +149,8 @@ def _put(app, path: str) -> tuple[int, bytes]:
     async def send(msg):
         sent.append(msg)
 
-    scope = {"type": "http", "method": "PUT", "path": path, "headers": []}
+    headers = [(b"cookie", f"{gate.COOKIE}={client}".encode())] if client else []
+    scope = {"type": "http", "method": "PUT", "path": path, "headers": headers}
     asyncio.run(app(scope, receive, send))
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return sent[0]["status"], body
@@ -130,6 +158,7 @@ def _put(app, path: str) -> tuple[int, bytes]:
 
 def test_uploads_are_refused_until_the_session_signs_in(tmp_path, monkeypatch):
     """Streamlit takes uploads from any session with a websocket: the gate in front of it does not."""
+    from ui import gate as ui_gate
     from ui.gate import UploadGate
 
     async def streamlit(scope, receive, send):  # stands in for Streamlit's own upload route
@@ -142,10 +171,14 @@ def test_uploads_are_refused_until_the_session_signs_in(tmp_path, monkeypatch):
     assert _put(gate, "/_stcore/upload_file/some-session/f1") == (403, b"sign in before uploading files")
     _sign_in(at, "s3cret-pass")
     (sid,) = set(auth._open_sessions) - before  # this AppTest session, signed in
-    assert _put(gate, f"/_stcore/upload_file/{sid}/f1")[0] == 204
-    assert _put(gate, "/_stcore/upload_file/another-session/f1")[0] == 403
+    browser, other = "b" * 43, "o" * 43
+    ui_gate.bind(sid, browser)  # what the gate records when the browser's connection creates the session
+    assert _put(gate, f"/_stcore/upload_file/{sid}/f1", browser)[0] == 204
+    assert _put(gate, f"/_stcore/upload_file/{sid}/f1", other)[0] == 403  # its id, another browser
+    assert _put(gate, f"/_stcore/upload_file/{sid}/f1")[0] == 403  # its id, no cookie
+    assert _put(gate, "/_stcore/upload_file/another-session/f1", browser)[0] == 403
     at.button(key="auth_sign_out").click().run()
-    assert _put(gate, f"/_stcore/upload_file/{sid}/f1")[0] == 403  # signed out
+    assert _put(gate, f"/_stcore/upload_file/{sid}/f1", browser)[0] == 403  # signed out
     # Idle past the timeout: refused again, as the page would ask for the password again.
     auth._open_sessions["idle-session"] = 1_000.0
     assert auth.uploads_allowed("idle-session", now=1_000.0 + 59 * 60)
@@ -206,3 +239,69 @@ def test_cache_clearing_before_sign_in_is_dropped(tmp_path, monkeypatch):
     auth._open_sessions.pop("sess-1")
     monkeypatch.delenv("LIFECYCLE_PASSWORD")
     assert run([back("clear_cache")]) == ["clear_cache"]  # no sign-in configured: as before
+
+
+def test_a_session_is_resumed_only_by_the_browser_that_created_it(monkeypatch):
+    """Streamlit resumes any session whose id a connection names (its reconnect protocol): the gate strips
+    an id bound to another browser, so a stolen id gives a new, signed-out session."""
+    import asyncio
+
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    def connect(client: str, resume: str | None, new_id: str) -> str:
+        """One websocket through the gate; returns the session id Streamlit was asked to resume."""
+        asked = {}
+
+        async def streamlit(scope, receive, send):  # stands in for Streamlit's websocket endpoint
+            proto = dict(scope["headers"]).get(b"sec-websocket-protocol", b"").decode()
+            entries = proto.split(",")
+            asked["id"] = entries[2] if len(entries) > 2 else ""
+            hello = ForwardMsg()
+            hello.new_session.initialize.session_id = asked["id"] or new_id
+            await send({"type": "websocket.send", "bytes": hello.SerializeToString()})
+
+        headers = [(b"sec-websocket-protocol", ("streamlit,xsrf" + (f",{resume}" if resume else "")).encode())]
+        if client:
+            headers.append((b"cookie", f"other=1; {gate.COOKIE}={client}".encode()))
+
+        async def nothing(*_):
+            return {"type": "websocket.disconnect"}
+
+        asyncio.run(gate.UploadGate(streamlit)({"type": "websocket", "headers": headers}, nothing, nothing))
+        return asked["id"]
+
+    monkeypatch.setenv("LIFECYCLE_PASSWORD", "s3cret-pass")
+    alice, eve = "a" * 43, "e" * 43
+    assert connect(alice, None, "sess-alice") == ""  # a new session, bound to Alice's browser
+    assert connect(alice, "sess-alice", "x") == "sess-alice"  # her reconnect resumes it
+    assert connect(eve, "sess-alice", "sess-eve") == ""  # Eve names it: a new session instead
+    assert connect("", "sess-alice", "sess-nobody") == ""  # no cookie: never resumed
+    assert connect("not a token", "sess-alice", "sess-bad") == ""
+    assert connect(eve, "sess-eve", "x") == "sess-eve"
+    monkeypatch.delenv("LIFECYCLE_PASSWORD")
+    assert connect(eve, "sess-alice", "x") == "sess-alice"  # no sign-in configured: as before
+
+
+def test_the_page_gives_a_browser_its_cookie_once():
+    import asyncio
+
+    def get(headers, ctype=b"text/html; charset=utf-8"):
+        sent = []
+
+        async def page(scope, receive, send):
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", ctype)]})
+            await send({"type": "http.response.body", "body": b"<html></html>"})
+
+        async def send(msg):
+            sent.append(msg)
+
+        scope = {"type": "http", "method": "GET", "path": "/", "headers": headers, "scheme": "https"}
+        asyncio.run(gate.UploadGate(page)(scope, None, send))
+        return [v.decode() for k, v in sent[0]["headers"] if k == b"set-cookie"]
+
+    (cookie,) = get([])
+    name, value = cookie.split(";")[0].split("=", 1)
+    assert name == gate.COOKIE and len(value) >= 43
+    assert all(flag in cookie for flag in ("HttpOnly", "SameSite=Lax", "Path=/", "Secure"))
+    assert get([(b"cookie", f"{gate.COOKIE}={value}".encode())]) == []  # it has one: kept
+    assert get([], ctype=b"application/javascript") == []  # only with the page

@@ -269,3 +269,45 @@ def test_uploads_before_sign_in_are_refused_by_the_server(tmp_path):
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(req, timeout=10)
         assert err.value.code == 403 and err.value.read() == b"sign in before uploading files"
+
+
+def _session_of(url: str, cookie: str, resume: str | None = None) -> str:
+    """Open Streamlit's websocket as a browser holding ``cookie`` would (naming ``resume`` to reconnect to
+    it), ask for a script run and return the id of the session the server gave this connection."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from websockets.sync.client import connect
+
+    protocols = ["streamlit", "no-xsrf"] + ([resume] if resume else [])
+    ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
+    headers = {"Origin": url, "Cookie": f"{cookie}"}
+    with connect(ws_url, subprotocols=protocols, additional_headers=headers, open_timeout=20) as ws:
+        rerun = BackMsg()
+        rerun.rerun_script.query_string = ""
+        ws.send(rerun.SerializeToString())
+        end = time.time() + 60
+        while time.time() < end:
+            msg = ForwardMsg()
+            msg.ParseFromString(ws.recv(timeout=60))
+            if msg.WhichOneof("type") == "new_session":
+                return msg.new_session.initialize.session_id
+    raise AssertionError("no new_session message from the server")
+
+
+def test_a_stolen_session_id_opens_a_new_session(tmp_path):
+    """Streamlit resumes the session a connection names; behind the gate only the browser that created
+    it can: another browser naming the id (or a client without the page's cookie) gets a new session."""
+    with _serve(tmp_path, LIFECYCLE_WORKSPACE=str(tmp_path / "ws"), LIFECYCLE_PASSWORD="s3cret-pass") as url:
+
+        def page_cookie() -> str:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                set_cookie = [v for k, v in r.getheaders() if k.lower() == "set-cookie" and "lifecycle_client" in v]
+            assert set_cookie and "HttpOnly" in set_cookie[0]
+            return set_cookie[0].split(";")[0]
+
+        alice, eve = page_cookie(), page_cookie()
+        assert alice != eve
+        sid = _session_of(url, alice)
+        assert _session_of(url, alice, resume=sid) == sid  # Alice's reconnect resumes her session
+        assert _session_of(url, eve, resume=sid) != sid  # Eve names it: a session of her own
+        assert _session_of(url, "", resume=sid) != sid

@@ -5,7 +5,8 @@
 A password is configured as a salted scrypt hash (LIFECYCLE_PASSWORD_HASH, or ``password_hash`` in
 ``.streamlit/secrets.toml``) or in plain text (LIFECYCLE_PASSWORD or ``password``); when one is set, every
 page asks for it (compared in constant time), wrong guesses are throttled (half a second each; 5 in a
-minute lock the session for a minute, 30 across sessions lock every sign-in), a session idle for
+minute lock the session, 10 the client address, 30 in all every sign-in, counted in the workspace so that
+restarts and several server processes share the count: ui/sign_in_throttle.py), a session idle for
 LIFECYCLE_IDLE_MINUTES (default 60) signs in again, and the sidebar has a sign-out button. Without one
 the dashboard is open (a local tool). Where an OIDC provider is configured in ``[auth]`` of
 secrets.toml, Streamlit's ``st.login`` is used instead, limited to ``allowed_emails`` /
@@ -24,7 +25,8 @@ import time
 
 import streamlit as st
 
-from ui.state import tr
+from ui.sign_in_throttle import SignInThrottle
+from ui.state import tr, workspace_path
 
 PASSWORD_ENV = "LIFECYCLE_PASSWORD"
 HASH_ENV = "LIFECYCLE_PASSWORD_HASH"  # a salted scrypt hash: python -m ui.auth hash
@@ -32,12 +34,7 @@ IDLE_ENV = "LIFECYCLE_IDLE_MINUTES"
 SECRET_ENVS = (PASSWORD_ENV, HASH_ENV)  # never passed on to training workers
 SIGNED_IN = "signed_in"  # session key: this browser session gave the right password
 LAST_SEEN = "auth_last_seen"
-FAILS = "auth_failures"
 IDLE_MINUTES = 60.0  # a signed-in session idle this long signs in again
-MAX_SESSION_FAILS = 5  # wrong passwords in one session before it waits LOCK_SECONDS
-LOCK_SECONDS = 60.0
-MAX_GLOBAL_FAILS = 30  # wrong passwords across all sessions per minute before every sign-in waits
-_global_fails: list[float] = []  # times of recent wrong passwords in this server process
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
@@ -106,18 +103,17 @@ def _idle_minutes() -> float:
         return IDLE_MINUTES
 
 
-def _locked_for(now: float) -> float:
-    """Seconds this session must wait before another guess (0: it may try)."""
-    fails = st.session_state.get(FAILS, [])
-    recent = [t for t in fails if now - t < LOCK_SECONDS]
-    st.session_state[FAILS] = recent
-    _global_fails[:] = [t for t in _global_fails if now - t < 60.0]
-    waits = []
-    if len(recent) >= MAX_SESSION_FAILS:
-        waits.append(LOCK_SECONDS - (now - recent[0]))
-    if len(_global_fails) >= MAX_GLOBAL_FAILS:
-        waits.append(60.0 - (now - _global_fails[0]))
-    return max(waits, default=0.0)
+def throttle() -> SignInThrottle:
+    """Wrong guesses of every process serving this workspace."""
+    return SignInThrottle(workspace_path() / "sign_in_failures.sqlite")
+
+
+def _client_address() -> str | None:
+    try:
+        address = st.context.ip_address  # None on localhost: then the session and global limits hold
+    except Exception:  # no client context (a bare script run)
+        return None
+    return address if isinstance(address, str) else None
 
 
 # Sessions that have passed the sign-in, by Streamlit session id -> when last seen. Read by the upload
@@ -205,18 +201,17 @@ def require_access() -> None:
         given = st.text_input(tr("auth.password"), type="password")
         ok = st.form_submit_button(tr("auth.sign_in"), type="primary")
     if ok:
-        wait = _locked_for(now)
+        guesses, session, address = throttle(), _session_id(), _client_address()
+        wait = guesses.wait(now, session, address)
         if wait > 0:
             st.error(tr("auth.locked", seconds=f"{wait:.0f}"))
         elif check_password(given, password):
             st.session_state[SIGNED_IN] = True
             st.session_state[LAST_SEEN] = now
-            st.session_state.pop(FAILS, None)
             _open(now)
             st.rerun()
         else:
-            st.session_state.setdefault(FAILS, []).append(now)
-            _global_fails.append(now)
+            guesses.failed(now, session, address)
             time.sleep(0.5)  # a wrong guess costs time: throttles scripted guessing on one connection
             st.error(tr("auth.wrong"))
     st.stop()

@@ -1,5 +1,5 @@
 """The server-side gate in front of what Streamlit handles before any of the app's script runs: no file
-upload and no cache clearing from a session that has not signed in.
+upload, no cache clearing and no taking over of a session from a browser that has not signed in.
 
     streamlit run server.py        # app.py behind this gate (server.py builds the st.App)
 
@@ -7,45 +7,128 @@ Streamlit accepts ``PUT /_stcore/upload_file/<session>/<file>`` from any session
 and acts on a ``clear_cache`` message on the websocket, before the sign-in form has been drawn: an
 unauthenticated client could fill the server's memory with uploads or empty every user's caches. This
 ASGI middleware refuses such uploads (403) and drops such messages unless the session signed in
-(``ui.auth.uploads_allowed``); with no password or identity provider configured, everything passes, as
-before.
+(``ui.auth.uploads_allowed``).
+
+Streamlit also resumes a session for any connection that names its id (its reconnect protocol: the id is
+the third entry of ``Sec-WebSocket-Protocol``), so whoever learns a signed-in session's id would be signed
+in. The gate gives each browser a random ``HttpOnly`` cookie with the page and binds every session to the
+cookie of the connection that created it: a connection naming a session bound to another browser (or
+carrying no cookie) gets a new session instead, and uploads must carry the session's cookie too.
+
+With no password or identity provider configured, everything passes, as before.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import secrets
+import threading
+from collections import OrderedDict
+from http.cookies import CookieError, SimpleCookie
 
 from ui import auth
 
+COOKIE = "lifecycle_client"
 _UPLOAD = re.compile(r"/_stcore/upload_file/([^/]+)/")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{32,64}")  # what secrets.token_urlsafe(32) gives
 # BackMsg types a session may send only once signed in (handled by Streamlit itself, not by the script).
 _GUARDED = frozenset({"clear_cache", "file_urls_request"})
+MAX_BOUND = 100_000  # sessions remembered (oldest forgotten first: they cannot be resumed then)
+_bound: OrderedDict[str, str] = OrderedDict()  # session id -> the browser cookie that created it
+_bound_lock = threading.Lock()
+_log = logging.getLogger(__name__)
+
+
+def client_of(scope) -> str:
+    """The browser's cookie on this request ('' when it has none or a malformed one)."""
+    for name, value in scope.get("headers") or []:
+        if name.lower() == b"cookie":
+            try:
+                jar = SimpleCookie(value.decode("latin-1"))
+            except CookieError:
+                continue
+            if COOKIE in jar and _TOKEN.fullmatch(jar[COOKIE].value):
+                return jar[COOKIE].value
+    return ""
+
+
+def bind(session_id: str, client: str) -> None:
+    """Record that ``client`` created ``session_id`` (the first binding stays)."""
+    if not session_id:
+        return
+    with _bound_lock:
+        if session_id not in _bound:
+            _bound[session_id] = client
+            while len(_bound) > MAX_BOUND:
+                _bound.popitem(last=False)
+
+
+def belongs_to(session_id: str, client: str) -> bool:
+    """Whether ``session_id`` was created by the browser holding ``client``."""
+    with _bound_lock:
+        return bool(client) and _bound.get(session_id) == client
+
+
+def _guarded() -> bool:
+    return auth.access_configured()
 
 
 class UploadGate:
-    """ASGI middleware: uploads and cache clearing only from signed-in sessions."""
+    """ASGI middleware: uploads and cache clearing only from signed-in sessions, sessions only resumed by
+    the browser that created them."""
 
     def __init__(self, app) -> None:
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:
         kind = scope.get("type")
-        if kind == "http" and scope.get("method") in ("PUT", "POST"):
-            hit = _UPLOAD.search(scope.get("path", ""))
-            if hit and not auth.uploads_allowed(hit.group(1)):
-                await send({"type": "http.response.start", "status": 403,
-                            "headers": [(b"content-type", b"text/plain; charset=utf-8")]})  # fmt: skip
-                await send({"type": "http.response.body", "body": b"sign in before uploading files"})
-                return
+        if kind == "http":
+            if scope.get("method") in ("PUT", "POST"):
+                hit = _UPLOAD.search(scope.get("path", ""))
+                if hit and not self._may_upload(hit.group(1), client_of(scope)):
+                    await send({"type": "http.response.start", "status": 403,
+                                "headers": [(b"content-type", b"text/plain; charset=utf-8")]})  # fmt: skip
+                    await send({"type": "http.response.body", "body": b"sign in before uploading files"})
+                    return
+            await self.app(scope, receive, self._with_cookie(scope, send))
+            return
         if kind == "websocket":
             await self._websocket(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
+    @staticmethod
+    def _may_upload(session_id: str, client: str) -> bool:
+        if not _guarded():
+            return True
+        return auth.uploads_allowed(session_id) and belongs_to(session_id, client)
+
+    @staticmethod
+    def _with_cookie(scope, send):
+        """``send`` that gives a browser without our cookie one with the page (HTML responses only)."""
+        if client_of(scope):
+            return send
+        secure = "; Secure" if scope.get("scheme") == "https" else ""
+
+        async def cookie_send(msg) -> None:
+            if msg.get("type") == "http.response.start":
+                headers = list(msg.get("headers") or [])
+                ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                if ctype.startswith(b"text/html"):
+                    value = f"{COOKIE}={secrets.token_urlsafe(32)}; Path=/; HttpOnly; SameSite=Lax{secure}"
+                    headers.append((b"set-cookie", value.encode("ascii")))
+                    msg = {**msg, "headers": headers}
+            await send(msg)
+
+        return cookie_send
+
     async def _websocket(self, scope, receive, send) -> None:
         from streamlit.proto.BackMsg_pb2 import BackMsg
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
+        client = client_of(scope)
+        scope = _without_foreign_session(scope, client)
         session = {"id": ""}
 
         async def watched_send(msg) -> None:
@@ -58,13 +141,14 @@ class UploadGate:
                     fwd = None
                 if fwd is not None and fwd.WhichOneof("type") == "new_session":
                     session["id"] = fwd.new_session.initialize.session_id
+                    bind(session["id"], client)
             await send(msg)
 
         async def filtered_receive():
             while True:
                 msg = await receive()
                 data = msg.get("bytes") if msg.get("type") == "websocket.receive" else None
-                if data and auth.access_configured() and not auth.uploads_allowed(session["id"]):
+                if data and _guarded() and not auth.uploads_allowed(session["id"]):
                     back = BackMsg()
                     try:
                         back.ParseFromString(data)
@@ -75,3 +159,20 @@ class UploadGate:
                 return msg
 
         await self.app(scope, filtered_receive, watched_send)
+
+
+def _without_foreign_session(scope, client: str):
+    """The websocket's scope with the session id to resume removed from ``Sec-WebSocket-Protocol``
+    unless this browser created that session: Streamlit then starts a new, signed-out session."""
+    if not _guarded():
+        return scope
+    headers = list(scope.get("headers") or [])
+    for i, (name, value) in enumerate(headers):
+        if name.lower() != b"sec-websocket-protocol":
+            continue
+        entries = [e.strip() for e in value.decode("latin-1").split(",")]
+        if len(entries) >= 3 and entries[2] and not belongs_to(entries[2], client):
+            _log.warning("a connection named a session another browser created; it gets a new session")
+            headers[i] = (name, ",".join(entries[:2]).encode("latin-1"))
+            return {**scope, "headers": headers}
+    return scope
