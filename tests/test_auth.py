@@ -101,6 +101,43 @@ def test_guesses_are_counted_across_processes_sessions_and_addresses(tmp_path):
     assert here.wait(now + 23, "someone", None) > 0
 
 
+def test_guesses_sent_at_once_cannot_all_pass_one_count(tmp_path):
+    """Checking a salted hash takes time: guesses counted only after the check all passed the same count
+    (60 sessions at once were all let through). Each guess is counted before its check."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ui.sign_in_throttle import MAX_GLOBAL_FAILS, SignInThrottle
+
+    path, now = tmp_path / "ws" / "sign_in_failures.sqlite", 5_000_000.0
+    SignInThrottle(path).clear()
+
+    def guess(i: int):
+        return SignInThrottle(path).attempt(now, f"s{i}", f"10.0.{i // 250}.{i % 250}")
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(guess, range(2 * MAX_GLOBAL_FAILS)))
+    assert sum(row is not None for _, row in results) == MAX_GLOBAL_FAILS
+    assert all(wait > 0 for wait, row in results if row is None)
+    # A right password takes its guess back.
+    t = SignInThrottle(path)
+    t.clear()
+    wait, row = t.attempt(now, "s", None)
+    t.succeeded(row)
+    assert wait == 0 and t.wait(now, "s", None) == 0.0
+
+
+def test_the_browser_cookie_is_found_among_odd_cookies_of_other_apps():
+    token = "t" * 43
+    for header in (
+        f'prefs={{"k":1}}; {gate.COOKIE}={token}',
+        f'a="x y\\"; {gate.COOKIE}="{token}"; b=2',
+        f"{gate.COOKIE}={token}",
+    ):
+        assert gate.client_of({"headers": [(b"cookie", header.encode())]}) == token, header
+    assert gate.client_of({"headers": [(b"cookie", f"{gate.COOKIE}=short".encode())]}) == ""
+    assert gate.client_of({"headers": [(b"cookie", f"x{gate.COOKIE}={token}".encode())]}) == ""
+
+
 def test_an_idle_session_is_asked_again(tmp_path, monkeypatch):
     at = _app(tmp_path, monkeypatch, LIFECYCLE_PASSWORD="right-one", LIFECYCLE_IDLE_MINUTES="30")
     _sign_in(at, "right-one")
@@ -137,8 +174,9 @@ def test_training_workers_get_no_password(monkeypatch):
     assert str(ROOT) in env["PYTHONPATH"] and set(auth.SECRET_ENVS) == set(jobs.SECRET_ENV)
 
 
-def _put(app, path: str, client: str = "") -> tuple[int, bytes]:
-    """One PUT through an ASGI app, without a server, from the browser holding cookie ``client``."""
+def _put(app, path: str, client: str = "", method: str = "PUT") -> tuple[int, bytes]:
+    """One PUT (or ``method``) through an ASGI app, without a server, from the browser holding cookie
+    ``client``."""
     import asyncio
 
     sent = []
@@ -150,7 +188,7 @@ def _put(app, path: str, client: str = "") -> tuple[int, bytes]:
         sent.append(msg)
 
     headers = [(b"cookie", f"{gate.COOKIE}={client}".encode())] if client else []
-    scope = {"type": "http", "method": "PUT", "path": path, "headers": headers}
+    scope = {"type": "http", "method": method, "path": path, "headers": headers}
     asyncio.run(app(scope, receive, send))
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return sent[0]["status"], body
@@ -176,6 +214,9 @@ def test_uploads_are_refused_until_the_session_signs_in(tmp_path, monkeypatch):
     assert _put(gate, f"/_stcore/upload_file/{sid}/f1", browser)[0] == 204
     assert _put(gate, f"/_stcore/upload_file/{sid}/f1", other)[0] == 403  # its id, another browser
     assert _put(gate, f"/_stcore/upload_file/{sid}/f1")[0] == 403  # its id, no cookie
+    # Streamlit's route also deletes a session's file (DELETE), with no check of whose session it is.
+    assert _put(gate, f"/_stcore/upload_file/{sid}/f1", other, method="DELETE")[0] == 403
+    assert _put(gate, f"/_stcore/upload_file/{sid}/f1", browser, method="DELETE")[0] == 204
     assert _put(gate, "/_stcore/upload_file/another-session/f1", browser)[0] == 403
     at.button(key="auth_sign_out").click().run()
     assert _put(gate, f"/_stcore/upload_file/{sid}/f1", browser)[0] == 403  # signed out
@@ -200,6 +241,10 @@ def test_cache_clearing_before_sign_in_is_dropped(tmp_path, monkeypatch):
         msg = BackMsg()
         if kind == "clear_cache":
             msg.clear_cache = True
+        elif kind == "load_git_info":
+            msg.load_git_info = True
+        elif kind == "backend_operation_request":  # runs a deferred download's export callable
+            msg.backend_operation_request.deferred_file.file_id = "0" * 32
         else:
             msg.rerun_script.query_string = ""
         return msg.SerializeToString()
@@ -234,6 +279,7 @@ def test_cache_clearing_before_sign_in_is_dropped(tmp_path, monkeypatch):
     monkeypatch.setenv("LIFECYCLE_PASSWORD", "s3cret-pass")
     auth._open_sessions.pop("sess-1", None)
     assert run([back("clear_cache"), back("rerun")]) == ["rerun_script"]  # not signed in: dropped
+    assert run([back("load_git_info"), back("backend_operation_request"), back("rerun")]) == ["rerun_script"]
     auth._open_sessions["sess-1"] = __import__("time").time()
     assert run([back("clear_cache")]) == ["clear_cache"]  # signed in: passed on
     auth._open_sessions.pop("sess-1")

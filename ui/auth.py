@@ -202,16 +202,16 @@ def require_access() -> None:
         ok = st.form_submit_button(tr("auth.sign_in"), type="primary")
     if ok:
         guesses, session, address = throttle(), _session_id(), _client_address()
-        wait = guesses.wait(now, session, address)
+        wait, attempt = guesses.attempt(now, session, address)  # counted before the check: no races
         if wait > 0:
             st.error(tr("auth.locked", seconds=f"{wait:.0f}"))
         elif check_password(given, password):
             st.session_state[SIGNED_IN] = True
             st.session_state[LAST_SEEN] = now
+            guesses.succeeded(attempt)
             _open(now)
             st.rerun()
         else:
-            guesses.failed(now, session, address)
             time.sleep(0.5)  # a wrong guess costs time: throttles scripted guessing on one connection
             st.error(tr("auth.wrong"))
     st.stop()

@@ -25,15 +25,18 @@ import re
 import secrets
 import threading
 from collections import OrderedDict
-from http.cookies import CookieError, SimpleCookie
 
 from ui import auth
 
 COOKIE = "lifecycle_client"
 _UPLOAD = re.compile(r"/_stcore/upload_file/([^/]+)/")
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{32,64}")  # what secrets.token_urlsafe(32) gives
-# BackMsg types a session may send only once signed in (handled by Streamlit itself, not by the script).
-_GUARDED = frozenset({"clear_cache", "file_urls_request"})
+# The only BackMsg types a session that has not signed in may send: running the script (which draws the
+# sign-in form and submits it), stopping it, and the heartbeat. Streamlit acts on the others itself,
+# before any script runs: clear_cache (every user's caches), file_urls_request (upload URLs),
+# backend_operation_request (runs a deferred download's export), load_git_info (the checkout's state),
+# set_run_on_save and the debug messages.
+_BEFORE_SIGN_IN = frozenset({"rerun_script", "stop_script", "app_heartbeat"})
 MAX_BOUND = 100_000  # sessions remembered (oldest forgotten first: they cannot be resumed then)
 _bound: OrderedDict[str, str] = OrderedDict()  # session id -> the browser cookie that created it
 _bound_lock = threading.Lock()
@@ -41,15 +44,15 @@ _log = logging.getLogger(__name__)
 
 
 def client_of(scope) -> str:
-    """The browser's cookie on this request ('' when it has none or a malformed one)."""
+    """The browser's cookie on this request ('' when it has none or a malformed one). Read pair by pair:
+    a strict cookie parser gives up on the whole header for one odd cookie of another app on the host."""
     for name, value in scope.get("headers") or []:
-        if name.lower() == b"cookie":
-            try:
-                jar = SimpleCookie(value.decode("latin-1"))
-            except CookieError:
-                continue
-            if COOKIE in jar and _TOKEN.fullmatch(jar[COOKIE].value):
-                return jar[COOKIE].value
+        if name.lower() != b"cookie":
+            continue
+        for pair in value.decode("latin-1").split(";"):
+            key, _, val = pair.strip().partition("=")
+            if key == COOKIE and _TOKEN.fullmatch(val.strip('"')):
+                return val.strip('"')
     return ""
 
 
@@ -75,8 +78,8 @@ def _guarded() -> bool:
 
 
 class UploadGate:
-    """ASGI middleware: uploads and cache clearing only from signed-in sessions, sessions only resumed by
-    the browser that created them."""
+    """ASGI middleware: uploads (adding or removing files) and Streamlit's own actions only for signed-in
+    sessions, sessions only resumed by the browser that created them."""
 
     def __init__(self, app) -> None:
         self.app = app
@@ -84,7 +87,7 @@ class UploadGate:
     async def __call__(self, scope, receive, send) -> None:
         kind = scope.get("type")
         if kind == "http":
-            if scope.get("method") in ("PUT", "POST"):
+            if scope.get("method") not in ("GET", "HEAD", "OPTIONS"):  # PUT adds a file, DELETE removes one
                 hit = _UPLOAD.search(scope.get("path", ""))
                 if hit and not self._may_upload(hit.group(1), client_of(scope)):
                     await send({"type": "http.response.start", "status": 403,
@@ -154,7 +157,7 @@ class UploadGate:
                         back.ParseFromString(data)
                     except Exception:  # Streamlit closes the connection on a bad frame itself
                         return msg
-                    if back.WhichOneof("type") in _GUARDED:
+                    if back.WhichOneof("type") not in _BEFORE_SIGN_IN:
                         continue  # dropped: this session has not signed in
                 return msg
 
