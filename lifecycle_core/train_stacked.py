@@ -7,6 +7,8 @@ training products; the text read by a sentence encoder (each distinct segment on
 fitted on training texts; text-only stage classifiers cross-fitted over product folds; then gradient
 boosting with every part, leaving parts out one at a time while that raises validation macro-F1 by
 PART_GAIN (backward elimination); temperature scaling on validation; a demand booster. Minutes on 2 cores.
+A small catalog (few validation products, few rows) scores the candidates by cross-validation over product
+folds of the training and validation rows instead, and trains the chosen booster on all of them.
 """
 
 from __future__ import annotations
@@ -149,30 +151,42 @@ def train_stacked(
     history = [{"inputs": p, "skipped": "no values on the training rows"} for p, c in available.items() if not c]
     fits: dict[tuple[str, ...], tuple] = {}
 
+    # Few validation products (a small catalog): one validation set cannot tell the parts apart (a few
+    # dozen products decide), so parts, rounds and the temperature come from cross-validation over product
+    # folds of the training and validation rows, and the booster is then trained on all of them.
+    cv = _CrossValidation.plan(pids, tr, va, y, seed=cfg.seed)
+
     def fit(parts_: tuple[str, ...]):
-        """(booster, validation macro-F1, validation probabilities) with the signals and ``parts_``."""
+        """(booster or None, selection macro-F1, held-out probabilities, columns) with the signals and
+        ``parts_``: validation rows, or every training and validation row out of fold under cv."""
         key = tuple(sorted(parts_))
         if key not in fits:
             nt, tx = _ordered(base + [c for p in parts_ for c in available[p]])
-            M_tr = frame.loc[tr, nt + tx].to_numpy(dtype=np.float64)
-            M_va = frame.loc[va, nt + tx].to_numpy(dtype=np.float64)
-            b = fit_booster(M_tr, y_tr, M_va, y_va, seed=cfg.seed)
-            proba = _softmax(np.asarray(b.predict(M_va, raw_score=True)).reshape(len(y_va), len(Stage)))
-            f1 = classification_metrics(y_va, proba)["macro_f1"]
-            fits[key] = (b, f1, proba, nt + tx)
+            if cv is not None:
+                proba, rounds = cv.out_of_fold(frame[nt + tx].to_numpy(dtype=np.float64))
+                f1 = classification_metrics(cv.y, proba)["macro_f1"]
+                fits[key] = (None, f1, proba, nt + tx, rounds)
+            else:
+                M_tr = frame.loc[tr, nt + tx].to_numpy(dtype=np.float64)
+                M_va = frame.loc[va, nt + tx].to_numpy(dtype=np.float64)
+                b = fit_booster(M_tr, y_tr, M_va, y_va, seed=cfg.seed)
+                proba = _softmax(np.asarray(b.predict(M_va, raw_score=True)).reshape(len(y_va), len(Stage)))
+                f1 = classification_metrics(y_va, proba)["macro_f1"]
+                rounds = b.best_iteration or b.current_iteration()
+                fits[key] = (b, f1, proba, nt + tx, rounds)
             label = " + ".join(["signals", *key])
-            history.append(
-                {"inputs": label, "validation_macro_f1": f1, "rounds": b.best_iteration or b.current_iteration()}
-            )
+            history.append({"inputs": label, "validation_macro_f1": f1, "rounds": fits[key][4]})
             if on_log is not None:
                 on_log({"step": len(fits), "max_steps": len(fits), "eval_macro_f1": f1, "inputs": label})
-            progress(min(0.9, 0.5 + 0.03 * len(fits)), f"gradient boosting with {label}: validation macro-F1 {f1}")
+            progress(min(0.9, 0.5 + 0.03 * len(fits)), f"gradient boosting with {label}: {how} macro-F1 {f1}")
         return fits[key]
 
+    how = f"{cv.folds}-fold cross-validated" if cv is not None else "validation"
     parts: tuple[str, ...] = ()
     booster = val_proba = None
     best_f1 = -1.0
     chosen = base
+    y_sel = cv.y if cv is not None else y_va
     if n_classes >= 2:
         # Backward elimination from every part: a part stays while taking it out lowers validation F1.
         parts = tuple(p for p, c in available.items() if c)
@@ -187,7 +201,9 @@ def train_stacked(
         # parts that together do worse on validation than none of them (small daily catalogs).
         if parts and fit(())[1] >= best_f1:
             parts = ()
-        booster, best_f1, val_proba, chosen = fit(parts)
+        booster, best_f1, val_proba, chosen, rounds = fit(parts)
+        if cv is not None:  # the chosen inputs, trained on every training and validation row
+            booster = cv.final(frame[chosen].to_numpy(dtype=np.float64), rounds)
     left_out = [p for p in PARTS if p not in parts]
     non_text, text_cols = _ordered(chosen)
     temperature, only = 1.0, None
@@ -198,10 +214,15 @@ def train_stacked(
         uncal = classification_metrics(y_va, val_proba)
         metrics = dict(uncal)
     else:
-        uncal = classification_metrics(y_va, val_proba)
-        temperature = fit_temperature(val_proba, y_va)
+        uncal = classification_metrics(y_sel, val_proba)
+        temperature = fit_temperature(val_proba, y_sel)
         raw = np.log(np.clip(val_proba, 1e-12, 1.0))
-        metrics = classification_metrics(y_va, _softmax(raw / temperature))
+        metrics = classification_metrics(y_sel, _softmax(raw / temperature))
+    metrics["selection"] = (
+        f"{cv.folds}-fold cross-validation by product over {len(cv.y):,} training and validation rows"
+        if cv is not None
+        else f"{len(y_va):,} validation rows"
+    )
     metrics["ece_uncalibrated"] = uncal["ece"]
     metrics["temperature"] = round(temperature, 4)
     progress(0.93, "demand booster")
@@ -241,7 +262,7 @@ def train_stacked(
         "label_windows": rules.windows(),
         "split_config": (split or SplitConfig()).to_dict(),
         "dataset": name,
-        "n_train": int(tr.sum()),
+        "n_train": int((tr | va).sum()) if cv is not None else int(tr.sum()),
         "n_val": int(va.sum()),
         "steps": int(booster.best_iteration or booster.current_iteration()) if booster is not None else 0,
     }
@@ -277,3 +298,80 @@ def _fit_demand(frame, columns, tr, va, seed):
         ]
         callbacks = [lgb.early_stopping(30, verbose=False)]
     return lgb.train(params, d_tr, 400, valid_sets=valid, callbacks=callbacks)
+
+
+# Cross-validation replaces the validation rows when they hold fewer than CV_BELOW_PRODUCTS products and
+# the training and validation rows are fewer than CV_BELOW_ROWS (above that, a fit costs seconds, and
+# five folds times a dozen candidate inputs would cost minutes: the demo took 5 min instead of 15 s).
+CV_BELOW_PRODUCTS = 150
+CV_BELOW_ROWS = 6_000
+CV_FOLDS = 5
+CV_MAX_ROUNDS = 600  # rounds tried (learning rate 0.05), scored every CV_ROUND_STEP
+CV_ROUND_STEP = 10
+CV_PATIENCE = 100
+
+
+class _CrossValidation:
+    """Out-of-fold scoring over product folds of the training and validation rows (small catalogs)."""
+
+    def __init__(self, rows: np.ndarray, y: np.ndarray, fold: np.ndarray, folds: int, seed: int):
+        self.rows, self.y, self.fold, self.folds, self.seed = rows, y, fold, folds, seed
+
+    @classmethod
+    def plan(cls, pids, tr, va, y, *, seed: int = 0) -> _CrossValidation | None:
+        """Cross-validation when the validation rows hold fewer than CV_BELOW_PRODUCTS products, there are
+        fewer than CV_BELOW_ROWS training and validation rows and enough products for CV_FOLDS folds;
+        None: the validation rows decide."""
+        rows = np.flatnonzero(tr | va)
+        n_val = len(np.unique(pids[va].astype(str)))
+        uniq, inverse = np.unique(pids[rows].astype(str), return_inverse=True)
+        if n_val >= CV_BELOW_PRODUCTS or len(rows) >= CV_BELOW_ROWS or len(uniq) < 2 * CV_FOLDS:
+            return None
+        fold = (np.random.default_rng(seed + 1).permutation(len(uniq)) % CV_FOLDS)[inverse]
+        return cls(rows, y[rows], fold, CV_FOLDS, seed)
+
+    def out_of_fold(self, M: np.ndarray) -> tuple[np.ndarray, int]:
+        """(held-out probabilities of every row, the number of rounds) for inputs ``M`` (all rows of the
+        frame; only self.rows are used). The folds' boosters grow in step; the rounds are the ones with
+        the best macro-F1 over all held-out rows pooled, stopping CV_PATIENCE rounds after it (one fold's
+        own best, a few dozen products, stopped after 6-40 rounds, probabilities barely off the prior)."""
+        lgb = _lgb()
+        X = M[self.rows]
+        raw = np.zeros((len(self.y), len(Stage)))
+        growing = []
+        for k in range(self.folds):
+            hold = self.fold == k
+            y_fit = self.y[~hold]
+            counts = np.bincount(y_fit, minlength=len(Stage))
+            if (counts > 0).sum() < 2:  # a fold's training side of one stage: its share, nothing learnt
+                raw[hold] = np.log(np.maximum(counts, 1e-3) / max(1, len(y_fit)))
+                continue
+            w = _class_weights(y_fit)
+            data = lgb.Dataset(X[~hold], y_fit, weight=w[y_fit], free_raw_data=True)
+            growing.append((lgb.Booster(booster_params(len(y_fit), self.seed), data), hold))
+        best_f1, best_rounds, best_proba = -1.0, 0, _softmax(raw)
+        for done in range(CV_ROUND_STEP, CV_MAX_ROUNDS + 1, CV_ROUND_STEP):
+            for b, hold in growing:
+                for _ in range(CV_ROUND_STEP):
+                    b.update()
+                # Only the newest trees: the raw score is the sum of every tree's output.
+                raw[hold] += np.asarray(
+                    b.predict(
+                        X[hold], raw_score=True, start_iteration=done - CV_ROUND_STEP, num_iteration=CV_ROUND_STEP
+                    )
+                ).reshape(int(hold.sum()), len(Stage))
+            proba = _softmax(raw)
+            f1 = classification_metrics(self.y, proba)["macro_f1"]
+            if f1 > best_f1:
+                best_f1, best_rounds, best_proba = f1, done, proba
+            elif done - best_rounds >= CV_PATIENCE or not growing:
+                break
+        return best_proba, max(best_rounds, 1)
+
+    def final(self, M: np.ndarray, rounds: int):
+        """The booster on every training and validation row, with the cross-validated number of rounds."""
+        lgb = _lgb()
+        X, y = M[self.rows], self.y
+        w = _class_weights(y)
+        data = lgb.Dataset(X, y, weight=w[y], free_raw_data=True)
+        return lgb.train(booster_params(len(y), self.seed), data, max(1, rounds))

@@ -144,3 +144,48 @@ def test_explain_page_shows_a_stacked_model_with_its_words(small, trained, monke
     assert not at.exception, at.exception
     assert any("Why" in h.value for h in at.subheader)
     assert any("Products like this one" in h.value for h in at.subheader)
+
+
+def test_small_catalogs_choose_parts_by_cross_validation_and_large_ones_by_validation():
+    from lifecycle_core.train_stacked import CV_BELOW_PRODUCTS, CV_BELOW_ROWS, CV_FOLDS, _CrossValidation
+
+    def plan(n_products: int, rows_each: int, val_share: float):
+        pids = np.repeat([f"P{i}" for i in range(n_products)], rows_each)
+        va = np.isin(pids, [f"P{i}" for i in range(int(n_products * val_share))])
+        return _CrossValidation.plan(pids, ~va, va, np.zeros(len(pids), dtype=int)), pids
+
+    cv, pids = plan(40, 50, 0.2)  # 8 validation products: cross-validation
+    assert cv is not None and cv.folds == CV_FOLDS and len(cv.rows) == len(pids)
+    for p in np.unique(pids):
+        assert len(set(cv.fold[pids[cv.rows] == p])) == 1  # a product's rows stay in one fold
+    assert plan(2 * CV_BELOW_PRODUCTS, 10, 0.5)[0] is None  # enough validation products
+    assert plan(100, CV_BELOW_ROWS // 50, 0.2)[0] is None  # enough rows: a fit costs seconds
+    assert plan(2 * CV_FOLDS - 1, 10, 0.2)[0] is None  # too few products for the folds
+
+
+def test_cross_validation_never_scores_a_row_with_a_booster_that_saw_its_product():
+    """Each product's rows carry its own code and its own stage: a booster that trained on a product
+    recognises it (in-sample macro-F1 near 1), one that did not can only guess (near 0.25)."""
+    from lifecycle_core.evaluate import classification_metrics
+    from lifecycle_core.train_stacked import _CrossValidation
+
+    rng = np.random.default_rng(3)
+    n_products, rows_each = 60, 20
+    pids = np.repeat([f"P{i}" for i in range(n_products)], rows_each)
+    stage = np.repeat(rng.permutation(np.arange(n_products) % 4), rows_each)
+    code = np.repeat(rng.permutation(n_products).astype(float), rows_each)
+    M = np.column_stack([code, rng.normal(size=len(pids))])
+    va = np.isin(pids, [f"P{i}" for i in range(10)])
+    cv = _CrossValidation.plan(pids, ~va, va, stage)
+    proba, rounds = cv.out_of_fold(M)
+    assert classification_metrics(cv.y, proba)["macro_f1"] < 0.5
+    seen = cv.final(M, max(rounds, 50))
+    inside = np.asarray(seen.predict(M[cv.rows], raw_score=True)).reshape(len(cv.y), 4)
+    assert classification_metrics(cv.y, np.exp(inside))["macro_f1"] > 0.9  # what leaking would look like
+
+
+def test_a_small_catalog_trains_on_training_and_validation_rows(trained):
+    res, _ = trained
+    meta = json.loads((res.output_dir / "model" / "config.json").read_text(encoding="utf-8"))
+    assert "cross-validation by product" in meta["metrics"]["validation"]["selection"]
+    assert meta["training"]["n_train"] > 0 and meta["training"]["steps"] >= 1
