@@ -37,7 +37,7 @@ import pandas as pd
 
 from . import text_segments
 from .analogs import ANALOG_FEATURES, AnalogReference, catalog_vectors, text_vectors
-from .calibration import write_model_config
+from .calibration import YoungCalibration, write_model_config
 from .features import FEATURES, Examples
 from .seasons import SEASON_FEATURES, season_features
 from .stages import Stage
@@ -238,6 +238,7 @@ class StackedModel:
         reader: TextReader | None = None,
         only_stage: int | None = None,
         temperature: float = 1.0,
+        young: YoungCalibration | None = None,
         training: dict | None = None,
         metrics: dict | None = None,
         fingerprint: str = "",
@@ -245,7 +246,7 @@ class StackedModel:
         self.config, self.booster, self.demand, self.projection = config, booster, demand, projection
         self.analogs, self.scaler, self._reader, self.only_stage = analogs, reference or Reference(), reader, only_stage
         self.temperature, self.training, self.metrics = float(temperature), training or {}, metrics or {}
-        self.fingerprint = fingerprint
+        self.fingerprint, self.young = fingerprint, young
 
     # --- text -----------------------------------------------------------------------------------------
     @property
@@ -292,6 +293,13 @@ class StackedModel:
             return raw
         return np.asarray(self.booster.predict(M, raw_score=True), dtype=np.float64).reshape(len(M), len(Stage))
 
+    def calibrated(self, raw: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """The booster's margins of rows with non-text inputs X, calibrated (young rows by their own)."""
+        z = raw / self.temperature
+        if self.young is not None and "age" in self.config.feature_names:
+            z = self.young.apply(z, raw, X[:, self.config.feature_names.index("age")])
+        return z
+
     def predict_from_embeddings(self, embeddings, text_index, X, *, batch_size: int = 0):
         """(stage probabilities (n, 4), demand in units (n,)) from reader vectors (k, width) and raw
         non-text inputs X (n, len(feature_names))."""
@@ -302,7 +310,7 @@ class StackedModel:
             return np.zeros((0, len(Stage))), np.zeros(0)
         T = self._text_inputs(V)[idx] if self.reads_text() else np.zeros((len(X), 0))
         M = np.hstack([X, T])
-        proba = _softmax(self.raw_scores(M) / self.temperature)
+        proba = _softmax(self.calibrated(self.raw_scores(M), X))
         demand = (
             np.expm1(np.clip(self.demand.predict(M), 0, None)) if self.demand is not None else np.full(len(X), np.nan)
         )
@@ -377,6 +385,7 @@ class StackedModel:
             metrics=self.metrics,
             fingerprint=self.fingerprint,
             temperature=self.temperature,
+            young=self.young,
         )
         return out
 
@@ -417,6 +426,7 @@ class StackedModel:
             reference=Reference([float("nan") if v is None else float(v) for v in meta.get("reference") or []]),
             only_stage=meta.get("only_stage"),
             temperature=float((meta.get("calibration") or {}).get("temperature", 1.0)),
+            young=YoungCalibration.from_dict((meta.get("calibration") or {}).get("young")),
             training=meta.get("training"),
             metrics=meta.get("metrics"),
             fingerprint=meta.get("data_fingerprint", ""),

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from .analogs import ANALOG_FEATURES, AnalogReference
-from .calibration import fit_temperature
-from .evaluate import classification_metrics
+from .calibration import YOUNG_WEEKS, YoungCalibration, fit_temperature
+from .evaluate import classification_metrics, expected_calibration_error
 from .features import FEATURES, Examples, build_examples
 from .labeling import LabelRules
 from .seasons import SEASON_FEATURES
@@ -206,7 +206,7 @@ def train_stacked(
             booster = cv.final(frame[chosen].to_numpy(dtype=np.float64), rounds)
     left_out = [p for p in PARTS if p not in parts]
     non_text, text_cols = _ordered(chosen)
-    temperature, only = 1.0, None
+    temperature, only, young = 1.0, None, None
     if booster is None:  # one stage in training: it is predicted with certainty
         only = int(np.flatnonzero(np.bincount(y_tr, minlength=len(Stage)))[0])
         val_proba = np.zeros((len(y_va), len(Stage)))
@@ -215,9 +215,20 @@ def train_stacked(
         metrics = dict(uncal)
     else:
         uncal = classification_metrics(y_sel, val_proba)
-        temperature = fit_temperature(val_proba, y_sel)
-        raw = np.log(np.clip(val_proba, 1e-12, 1.0))
-        metrics = classification_metrics(y_sel, _softmax(raw / temperature))
+        age_sel = frame["age"].to_numpy(dtype=float)[cv.rows if cv is not None else va]
+        raw = np.log(np.clip(val_proba, 1e-12, 1.0))  # the margins up to a constant per row
+        young = YoungCalibration.fit(raw, y_sel, age_sel)
+        older = age_sel >= YOUNG_WEEKS if young is not None else np.ones(len(y_sel), dtype=bool)
+        temperature = fit_temperature(val_proba[older], y_sel[older])
+        z = raw / temperature
+        calibrated = _softmax(young.apply(z, raw, age_sel) if young is not None else z)
+        metrics = classification_metrics(y_sel, calibrated)
+        is_young = age_sel < YOUNG_WEEKS
+        if is_young.any():
+            metrics["ece_young_uncalibrated"] = round(
+                expected_calibration_error(y_sel[is_young], val_proba[is_young]), 4
+            )
+            metrics["ece_young"] = round(expected_calibration_error(y_sel[is_young], calibrated[is_young]), 4)
     metrics["selection"] = (
         f"{cv.folds}-fold cross-validation by product over {len(cv.y):,} training and validation rows"
         if cv is not None
@@ -251,6 +262,7 @@ def train_stacked(
         reader=reader,
         only_stage=only,
         temperature=temperature,
+        young=young,
     )
     model.metrics = {"validation": metrics}
     model.training = {
