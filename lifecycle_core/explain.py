@@ -306,7 +306,8 @@ def explain_inputs(
 ) -> Explanation:
     """Explain the model's probabilities for one text and one row of raw features (what-if edits too).
 
-    ``batch_size``: masked texts per model call (default: the whole budget, the fastest). Smaller batches
+    ``batch_size``: masked texts per model call (default: the model's ``explain_batch``, else the whole
+    budget, the fastest). Smaller batches
     follow SHAP's priority order (largest effects first) more closely, as SHAP's own default of 5 does;
     at budgets of 128 and up that is worth about +0.02 rank correlation for ~10 % more time."""
     import time
@@ -326,7 +327,11 @@ def explain_inputs(
     masker = shap.maskers.Text(model.tokenizer)
     tok_explainer = shap.Explainer(scorer, masker, output_names=[s.label("en") for s in Stage], seed=seed)
     n = max(budget, 2)
-    exp = tok_explainer([text], max_evals=n, batch_size=batch_size or n, silent=True)
+    # A model may ask for smaller batches (StackedModel: its trees make the text's effect step-like, and
+    # following SHAP's priority order in batches of 16 raised the rank correlation with SHAP's default
+    # from 0.68 to 0.76 on the demo, and was no slower).
+    batch = batch_size or getattr(model, "explain_batch", None) or n
+    exp = tok_explainer([text], max_evals=n, batch_size=batch, silent=True)
     values = np.asarray(exp.values[0], dtype=np.float64)  # (n_tokens, 4)
     segments = [str(s) for s in exp.data[0]]
     starts, ends = _offsets(text, segments)

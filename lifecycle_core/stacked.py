@@ -225,6 +225,7 @@ class StackedModel:
     either; ``prepare`` adds the season and analog inputs a dataset's examples need."""
 
     kind = KIND
+    explain_batch = 16  # masked texts per call when explaining (explain.explain_inputs; bench/explain_latency.py)
 
     def __init__(
         self,
