@@ -73,7 +73,7 @@ def fit_vector_scaling(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.nda
     lo, hi = (math.log(b) for b in TEMPERATURE_BOUNDS)
 
     def nll(w: np.ndarray) -> float:
-        z = z0 / math.exp(float(np.clip(w[0], lo, hi))) + w[1:]
+        z = z0 / math.exp(w[0]) + w[1:]
         z = z - z.max(axis=1, keepdims=True)
         return float(-(z[rows, y] - np.log(np.exp(z).sum(axis=1))).mean() + BIAS_L2 * np.sum(w[1:] ** 2))
 

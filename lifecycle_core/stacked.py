@@ -469,11 +469,17 @@ def add_seasons(ws, name: str, ex: Examples) -> pd.DataFrame:
 
 
 # --- training -----------------------------------------------------------------------------------------
-def product_folds(product_ids: np.ndarray, seed: int = 0) -> np.ndarray:
-    """(n,) fold 0..K_FOLDS-1 of each row, the same for every row of a product (seeded, balanced)."""
+def product_folds(product_ids: np.ndarray, seed: int = 0, k: int = K_FOLDS) -> np.ndarray:
+    """(n,) fold 0..k-1 of each row, the same for every row of a product (seeded, balanced)."""
     uniq, inverse = np.unique(np.asarray(product_ids).astype(str), return_inverse=True)
-    fold = np.random.default_rng(seed).permutation(len(uniq)) % K_FOLDS
+    fold = np.random.default_rng(seed).permutation(len(uniq)) % k
     return fold[inverse]
+
+
+def class_weights(y: np.ndarray) -> np.ndarray:
+    """(4,) balanced weights of the stages in ``y`` (0 for an absent stage)."""
+    counts = np.bincount(y, minlength=len(Stage)).astype(float)
+    return np.where(counts > 0, counts.sum() / (len(Stage) * np.maximum(counts, 1)), 0.0)
 
 
 def booster_params(n_rows: int, seed: int) -> dict:
@@ -510,8 +516,7 @@ def fit_booster(M_tr, y_tr, M_va, y_va, *, seed: int = 0, rounds: int = 1000, pa
     """LightGBM multiclass with balanced class weights; the number of rounds is the one with the best
     validation macro-F1 (stopping once ``patience`` rounds have not improved it)."""
     lgb = _lgb()
-    counts = np.bincount(y_tr, minlength=len(Stage)).astype(float)
-    w = np.where(counts > 0, counts.sum() / (len(Stage) * np.maximum(counts, 1)), 0.0)
+    w = class_weights(y_tr)
     train = lgb.Dataset(M_tr, y_tr, weight=w[y_tr], free_raw_data=True)
     valid = lgb.Dataset(M_va, y_va, reference=train)
     return lgb.train(

@@ -44,6 +44,7 @@ from .stacked import (
     _softmax,
     add_seasons,
     booster_params,
+    class_weights,
     fit_booster,
     panel_vectors,
     product_folds,
@@ -52,11 +53,6 @@ from .stages import Stage
 from .train_config import TrainConfig
 
 TEXT_COLUMNS = CATALOG_PCS + VOICE_PCS + TEXT_PROBS
-
-
-def _class_weights(y: np.ndarray) -> np.ndarray:
-    counts = np.bincount(y, minlength=len(Stage)).astype(float)
-    return np.where(counts > 0, counts.sum() / (len(Stage) * np.maximum(counts, 1)), 0.0)
 
 
 def text_inputs(reader, ex, tid, tr, va, pids, y, progress) -> tuple[pd.DataFrame, TextProjection]:
@@ -72,7 +68,7 @@ def text_inputs(reader, ex, tid, tr, va, pids, y, progress) -> tuple[pd.DataFram
     proj = TextProjection.fit(V, np.unique(pos[tid[tr]]), reader.dim)
     progress(0.4, f"text-only stage classifiers over {K_FOLDS} product folds")
     folds = product_folds(pids)
-    proj.fit_classifiers(V, pos[tid[tr]], y[tr], folds[tr], _class_weights(y[tr]))
+    proj.fit_classifiers(V, pos[tid[tr]], y[tr], folds[tr], class_weights(y[tr]))
     out = pd.DataFrame(np.nan, index=np.arange(len(tid)), columns=list(TEXT_COLUMNS), dtype=np.float32)
     rows = np.flatnonzero(tr | va)
     Vr = V[pos[tid[rows]]]
@@ -336,11 +332,10 @@ class _CrossValidation:
         None: the validation rows decide."""
         rows = np.flatnonzero(tr | va)
         n_val = len(np.unique(pids[va].astype(str)))
-        uniq, inverse = np.unique(pids[rows].astype(str), return_inverse=True)
-        if n_val >= CV_BELOW_PRODUCTS or len(rows) >= CV_BELOW_ROWS or len(uniq) < 2 * CV_FOLDS:
+        n_products = len(np.unique(pids[rows].astype(str)))
+        if n_val >= CV_BELOW_PRODUCTS or len(rows) >= CV_BELOW_ROWS or n_products < 2 * CV_FOLDS:
             return None
-        fold = (np.random.default_rng(seed + 1).permutation(len(uniq)) % CV_FOLDS)[inverse]
-        return cls(rows, y[rows], fold, CV_FOLDS, seed)
+        return cls(rows, y[rows], product_folds(pids[rows], seed + 1, CV_FOLDS), CV_FOLDS, seed)
 
     def out_of_fold(self, M: np.ndarray) -> tuple[np.ndarray, int]:
         """(held-out probabilities of every row, the number of rounds) for inputs ``M`` (all rows of the
@@ -358,7 +353,7 @@ class _CrossValidation:
             if (counts > 0).sum() < 2:  # a fold's training side of one stage: its share, nothing learnt
                 raw[hold] = np.log(np.maximum(counts, 1e-3) / max(1, len(y_fit)))
                 continue
-            w = _class_weights(y_fit)
+            w = class_weights(y_fit)
             data = lgb.Dataset(X[~hold], y_fit, weight=w[y_fit], free_raw_data=True)
             growing.append((lgb.Booster(booster_params(len(y_fit), self.seed), data), hold))
         best_f1, best_rounds, best_proba = -1.0, 0, _softmax(raw)
@@ -384,6 +379,6 @@ class _CrossValidation:
         """The booster on every training and validation row, with the cross-validated number of rounds."""
         lgb = _lgb()
         X, y = M[self.rows], self.y
-        w = _class_weights(y)
+        w = class_weights(y)
         data = lgb.Dataset(X, y, weight=w[y], free_raw_data=True)
         return lgb.train(booster_params(len(y), self.seed), data, max(1, rounds))

@@ -82,7 +82,7 @@ def test_guesses_are_counted_across_processes_sessions_and_addresses(tmp_path):
     now = 1_000_000.0
     code = (
         "import sys; from ui.sign_in_throttle import SignInThrottle as T\n"
-        f"t = T(sys.argv[1])\nfor i in range({MAX_SESSION_FAILS}): t.failed({now} + i, 'sess-1', '203.0.113.9')"
+        f"t = T(sys.argv[1])\nfor i in range({MAX_SESSION_FAILS}): t.attempt({now} + i, 'sess-1', '203.0.113.9')"
     )
     r = subprocess.run([sys.executable, "-c", code, str(path)], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
@@ -92,11 +92,11 @@ def test_guesses_are_counted_across_processes_sessions_and_addresses(tmp_path):
     # New sessions from the same address: locked at the address limit, others still free.
     for i in range(MAX_ADDRESS_FAILS - MAX_SESSION_FAILS):
         assert here.wait(now + 20, f"new-{i}", "203.0.113.9") == 0.0
-        here.failed(now + 20, f"new-{i}", "203.0.113.9")
+        here.attempt(now + 20, f"new-{i}", "203.0.113.9")  # a wrong guess: its row stays
     assert here.wait(now + 21, "another-new", "203.0.113.9") > 0
     assert here.wait(now + 21, "someone", "198.51.100.7") == 0.0
     for i in range(MAX_GLOBAL_FAILS - MAX_ADDRESS_FAILS):  # many addresses: everyone waits
-        here.failed(now + 22, f"s{i}", f"10.0.0.{i}")
+        here.attempt(now + 22, f"s{i}", f"10.0.0.{i}")
     assert here.wait(now + 23, "someone", "198.51.100.7") > 0
     assert here.wait(now + 23, "someone", None) > 0
 

@@ -73,10 +73,6 @@ def belongs_to(session_id: str, client: str) -> bool:
         return bool(client) and _bound.get(session_id) == client
 
 
-def _guarded() -> bool:
-    return auth.access_configured()
-
-
 class UploadGate:
     """ASGI middleware: uploads (adding or removing files) and Streamlit's own actions only for signed-in
     sessions, sessions only resumed by the browser that created them."""
@@ -103,7 +99,7 @@ class UploadGate:
 
     @staticmethod
     def _may_upload(session_id: str, client: str) -> bool:
-        if not _guarded():
+        if not auth.access_configured():
             return True
         return auth.uploads_allowed(session_id) and belongs_to(session_id, client)
 
@@ -151,7 +147,7 @@ class UploadGate:
             while True:
                 msg = await receive()
                 data = msg.get("bytes") if msg.get("type") == "websocket.receive" else None
-                if data and _guarded() and not auth.uploads_allowed(session["id"]):
+                if data and auth.access_configured() and not auth.uploads_allowed(session["id"]):
                     back = BackMsg()
                     try:
                         back.ParseFromString(data)
@@ -167,7 +163,7 @@ class UploadGate:
 def _without_foreign_session(scope, client: str):
     """The websocket's scope with the session id to resume removed from ``Sec-WebSocket-Protocol``
     unless this browser created that session: Streamlit then starts a new, signed-out session."""
-    if not _guarded():
+    if not auth.access_configured():
         return scope
     headers = list(scope.get("headers") or [])
     for i, (name, value) in enumerate(headers):

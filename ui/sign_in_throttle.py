@@ -56,12 +56,6 @@ class SignInThrottle:
             con.execute("DELETE FROM failures WHERE rowid = ?", (row,))
         con.close()
 
-    def failed(self, now: float, session: str | None, address: str | None) -> None:
-        """Record a wrong password (``attempt`` already records the guesses it lets through)."""
-        with self._db() as con:
-            con.execute("INSERT INTO failures VALUES (?, ?, ?)", (now, session or "", address or ""))
-        con.close()
-
     def wait(self, now: float, session: str | None, address: str | None) -> float:
         """Seconds before this session may guess again (0: it may)."""
         con = self._db()
