@@ -4,12 +4,14 @@
 
 On the training rows of each split, boosting is trained with a growing set of inputs: the gbm baseline
 (scikit-learn, the causal signals), then LightGBM (the stacked model's booster, early-stopped on the
-split's validation rows, temperature-scaled on them) on the signals, + seasons, + analog products (picked by text), + catalog text
-components, + components of the reviews and search terms, + the cross-fitted text-only stage
-probabilities (the full model, every part). "full, no text" is the full model with the three text parts
-taken out: the price of ignoring the text. Each variant is scored on the test rows, on the cold-start
-slice (unseen products in their first 8 weeks) and by product age (0-7, 8-25 and 26+ weeks), macro-F1
-and ECE each. Analogs, text components and the text classifiers are fitted on training rows only.
+split's validation rows and calibrated on them as the model is: a temperature, and rows younger than 8
+weeks their own vector scaling when there are enough of them) on the signals, + seasons, + analog
+products (picked by text), + catalog text components, + components of the reviews and search terms, +
+the cross-fitted text-only stage probabilities (the full model, every part). "full, no text" is the full
+model with the three text parts taken out: the price of ignoring the text. Each variant is scored on the
+test rows, on the cold-start slice (unseen products in their first 8 weeks) and by product age (0-7,
+8-25 and 26+ weeks), macro-F1 and ECE each. Analogs, text components and the text classifiers are fitted
+on training rows only.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pandas as pd
 
 from .analogs import ANALOG_FEATURES, AnalogReference
 from .baselines import GBMBaseline
-from .calibration import fit_temperature
+from .calibration import calibrated_logits, fit_stage_calibration
 from .evaluate import COLD_START_WEEKS, classification_metrics
 from .features import FEATURES, build_examples
 from .labeling import LabelRules
@@ -74,17 +76,22 @@ def ablation(
     rules: LabelRules | None = None,
     split_config: SplitConfig | None = None,
     k: int = 10,
+    trained: dict[str, object] | None = None,
     progress: Callable[[float, str], None] | None = None,
 ) -> dict:
     """Macro-F1 / ECE of every VARIANTS entry on the time and the product split, per slice.
 
-    Returns {"dataset", "period", "variants": {variant: columns count}, "time": {"layout", "slices":
-    {slice: {"n", variant: metrics}}}, "product": {...}}; a split or slice without rows is reported
-    with ``n`` 0 and no metrics."""
+    ``trained`` maps a label to a trained model (the fine-tuned transformer, ``--model-kind neural``,
+    for the "transformer alone" row); each is scored on every slice of the split it was trained with.
+
+    Returns {"dataset", "period", "variants": {variant: columns count}, "models": {label: split},
+    "time": {"layout", "slices": {slice: {"n", variant or label: metrics}}}, "product": {...}}; a split or
+    slice without rows is reported with ``n`` 0 and no metrics."""
     from .train_stacked import TEXT_COLUMNS, text_inputs
 
     progress = progress or (lambda f, m: None)
     split_config = split_config or SplitConfig()
+    models = {label: _trained_split(label, m, split_config) for label, m in (trained or {}).items()}
     progress(0.0, "building examples")
     ex = build_examples(ws, name, rules)
     panel = ex.labels.panel
@@ -106,6 +113,7 @@ def ablation(
         "period": panel.period,
         "labeled": int((y >= 0).sum()),
         "variants": {v: len(c) for v, c in VARIANTS.items()},
+        "models": models,
     }
     for i, kind in enumerate(("time", "product")):
         split, layout = splits[kind]
@@ -125,6 +133,7 @@ def ablation(
         for c in TEXT_COLUMNS:
             f[c] = text[c].to_numpy()
         test = slices["test"]
+        age = f["age"].to_numpy(dtype=float)
         for variant, columns in VARIANTS.items():
             t0 = time.perf_counter()
             proba = np.zeros((len(f), 4))
@@ -134,15 +143,43 @@ def ablation(
             else:
                 cols_ = [c for c in columns if np.isfinite(f.loc[fit, c].to_numpy(dtype=float)).any()]
                 b = fit_booster(f.loc[fit, cols_].to_numpy(float), y[fit], f.loc[val, cols_].to_numpy(float), y[val])
-                # Temperature-scaled on the validation rows, as the stacked model is.
+                # Calibrated on the validation rows as the stacked model is (young rows on their own).
                 raw_va = np.asarray(b.predict(f.loc[val, cols_].to_numpy(float), raw_score=True))
-                temp = fit_temperature(_softmax(raw_va), y[val])
+                temp, young = fit_stage_calibration(raw_va, y[val], age[val])
                 raw = np.asarray(b.predict(f.loc[test, cols_].to_numpy(float), raw_score=True))
-                proba[test] = _softmax(raw / temp)
+                proba[test] = _softmax(calibrated_logits(raw, temp, young, age[test]))
             for s_, m in slices.items():
                 if m.any():
                     met = classification_metrics(y[m], proba[m])
                     block["slices"][s_][variant] = {"macro_f1": met["macro_f1"], "ece": met["ece"]}
             block.setdefault("seconds", {})[variant] = round(time.perf_counter() - t0, 1)
+        for label in (m for m, on in models.items() if on == kind):
+            t0 = time.perf_counter()
+            for s_, m in slices.items():
+                if m.any():
+                    met = classification_metrics(y[m], _trained_proba(ws, name, trained[label], ex, m))
+                    block["slices"][s_][label] = {"macro_f1": met["macro_f1"], "ece": met["ece"]}
+            block.setdefault("seconds", {})[label] = round(time.perf_counter() - t0, 1)
     progress(1.0, "done")
     return result
+
+
+def _trained_split(label: str, model, split_config: SplitConfig) -> str:
+    """The split a trained model was trained with; an error when its split settings differ from the
+    ablation's (its validation or training rows could be test rows here)."""
+    settings = getattr(model, "training", None) or {}
+    if settings.get("split_config", split_config.to_dict()) != split_config.to_dict():
+        raise ValueError(
+            f"model {label!r} was trained with split {settings['split_config']}, not {split_config.to_dict()}: "
+            "its training rows could be test rows here"
+        )
+    return (settings.get("train") or {}).get("split", "time")
+
+
+def _trained_proba(ws, name: str, model, ex, rows: np.ndarray) -> np.ndarray:
+    """A trained model's stage probabilities of the example rows ``rows`` (a boolean mask)."""
+    from .predict import model_examples
+
+    frame = model_examples(ws, name, model, examples=ex).frame[rows]
+    X = frame[list(model.config.feature_names)].to_numpy(dtype=float)
+    return model.predict_proba(ex.texts[frame["text_id"].to_numpy()].tolist(), X)

@@ -117,6 +117,23 @@ class YoungCalibration:
         return cls(d["temperature"], d["bias"], d.get("below_weeks", YOUNG_WEEKS), d.get("validation_rows", 0))
 
 
+def fit_stage_calibration(logits: np.ndarray, y: np.ndarray, age: np.ndarray) -> tuple[float, YoungCalibration | None]:
+    """(temperature of the older rows, the young rows' own calibration or None) from validation
+    ``logits``/``y``/``age`` (weeks): how the stacked model and every ablation variant are calibrated."""
+    logits, y, age = np.asarray(logits, dtype=float), np.asarray(y, dtype=int), np.asarray(age, dtype=float)
+    young = YoungCalibration.fit(logits, y, age)
+    older = age >= YOUNG_WEEKS if young is not None else np.ones(len(y), dtype=bool)
+    z = logits[older] - logits[older].max(axis=1, keepdims=True)
+    proba = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    return fit_temperature(proba, y[older]), young
+
+
+def calibrated_logits(logits: np.ndarray, temperature: float, young: YoungCalibration | None, age) -> np.ndarray:
+    """``logits`` scaled by ``temperature``, the young rows by their own calibration when there is one."""
+    z = np.asarray(logits, dtype=float) / temperature
+    return young.apply(z, logits, age) if young is not None else z
+
+
 def write_model_config(
     folder: Path,
     *,

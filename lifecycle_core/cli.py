@@ -330,18 +330,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _print_ablation(ws, args: argparse.Namespace) -> int:
     from .ablation import VARIANTS, ablation
+    from .predict import load_model, model_dir
 
-    res = ablation(ws, args.dataset, rules=_rules(args), progress=_progress_printer(args.json))
+    try:
+        trained = {Path(m).name: load_model(model_dir(ws, m)) for m in args.model or []}
+        res = ablation(ws, args.dataset, rules=_rules(args), trained=trained, progress=_progress_printer(args.json))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     if args.json:
         print(json.dumps(res, ensure_ascii=False))
         return EXIT_OK
     print(f"ablation on {args.dataset!r} ({RHYTHMS[res['period']]}): macro-F1 / ECE on the test rows")
     for kind in ("time", "product"):
         block = res[kind]
+        columns = list(VARIANTS) + [m for m, on in res["models"].items() if on == kind]
         print(f"\n{kind} split: {block['layout']}")
-        print(f"  {'slice':<12}{'n':>8}  " + "  ".join(f"{v:>17}" for v in VARIANTS))
+        print(f"  {'slice':<12}{'n':>8}  " + "  ".join(f"{v:>17}" for v in columns))
         for sl, cells in block["slices"].items():
-            shown = [f"{cells[v]['macro_f1']:.3f} / {cells[v]['ece']:.3f}" if v in cells else "-" for v in VARIANTS]
+            shown = [f"{cells[v]['macro_f1']:.3f} / {cells[v]['ece']:.3f}" if v in cells else "-" for v in columns]
             print(f"  {sl:<12}{cells['n']:>8,}  " + "  ".join(f"{c:>17}" for c in shown))
     return EXIT_OK
 
@@ -727,7 +734,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--ablation",
         action="store_true",
-        help="gradient boosting with growing inputs (+ seasons, + analogs, + text components) per split and slice",
+        help="gradient boosting with growing inputs (+ seasons, + analogs, + text components) per split and slice; "
+        "with --model, that trained model as a row on its split (the transformer alone: a --model-kind neural model)",
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)

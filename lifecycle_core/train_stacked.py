@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .analogs import ANALOG_FEATURES, AnalogReference
-from .calibration import YOUNG_WEEKS, YoungCalibration, fit_temperature
+from .calibration import YOUNG_WEEKS, calibrated_logits, fit_stage_calibration
 from .evaluate import classification_metrics, expected_calibration_error
 from .features import FEATURES, Examples, build_examples
 from .labeling import LabelRules
@@ -213,11 +213,8 @@ def train_stacked(
         uncal = classification_metrics(y_sel, val_proba)
         age_sel = frame["age"].to_numpy(dtype=float)[cv.rows if cv is not None else va]
         raw = np.log(np.clip(val_proba, 1e-12, 1.0))  # the margins up to a constant per row
-        young = YoungCalibration.fit(raw, y_sel, age_sel)
-        older = age_sel >= YOUNG_WEEKS if young is not None else np.ones(len(y_sel), dtype=bool)
-        temperature = fit_temperature(val_proba[older], y_sel[older])
-        z = raw / temperature
-        calibrated = _softmax(young.apply(z, raw, age_sel) if young is not None else z)
+        temperature, young = fit_stage_calibration(raw, y_sel, age_sel)
+        calibrated = _softmax(calibrated_logits(raw, temperature, young, age_sel))
         metrics = classification_metrics(y_sel, calibrated)
         is_young = age_sel < YOUNG_WEEKS
         if is_young.any():

@@ -99,9 +99,26 @@ def test_text_vectors_put_similar_titles_close():
 
 @pytest.mark.slow
 def test_ablation_command_runs_on_a_small_demo(tmp_path, capsys):
+    """Every variant on both splits, and a trained model (the transformer alone: a tiny neural model
+    trained on the product split) as a row of its own split only."""
+    from transformers import AutoTokenizer
+
+    from lifecycle_core.model import default_encoder_path
+    from lifecycle_core.train import TrainConfig, train
+
+    from .conftest import tiny_bert
+
     ws = demo_workspace(tmp_path, 40, 70, seed=2)
-    assert cli.main(["evaluate", "--workspace", str(ws.root), "--dataset", "demo", "--ablation", "--json"]) == 0
+    tok = AutoTokenizer.from_pretrained(default_encoder_path())
+    cfg = TrainConfig(model_kind="neural", split="product", max_steps=2, batch_size=16, max_length=32)
+    train(ws, "demo", cfg, output_dir=ws.root / "models" / "nn", encoder=tiny_bert(tok.vocab_size), tokenizer=tok)
+    args = ["evaluate", "--workspace", str(ws.root), "--dataset", "demo", "--ablation"]
+    assert cli.main([*args, "--model", "nn", "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
+    assert res["models"] == {"nn": "product"}
+    for sl, cells in res["product"]["slices"].items():
+        assert cells["n"] == 0 or 0 <= cells["nn"]["macro_f1"] <= 1, sl
+    assert not any("nn" in cells for cells in res["time"]["slices"].values())
     for kind in ("time", "product"):
         test = res[kind]["slices"]["test"]
         assert test["n"] > 0 and {
@@ -115,8 +132,9 @@ def test_ablation_command_runs_on_a_small_demo(tmp_path, capsys):
         } <= set(test)
         assert all(0 <= test[v]["macro_f1"] <= 1 for v in res["variants"])
     assert "cold start" in res["product"]["slices"]
-    assert cli.main(["evaluate", "--workspace", str(ws.root), "--dataset", "demo", "--ablation"]) == 0
+    assert cli.main(args) == 0
     assert "+ reviews and searches" in capsys.readouterr().out
+    assert cli.main([*args, "--model", "no such model"]) == 2
 
 
 def test_similar_products_read_like_it_never_itself_and_the_vectors_are_kept(tmp_path):

@@ -194,7 +194,14 @@ def test_a_small_catalog_trains_on_training_and_validation_rows(trained):
 def test_young_rows_get_their_own_calibration_and_older_rows_keep_theirs():
     """Young products' stage mix differs (the label rules): one temperature left Online Retail II's
     cold-start slice at ECE 0.090. Vector scaling fitted on young validation rows moves only them."""
-    from lifecycle_core.calibration import MIN_YOUNG_ROWS, YOUNG_WEEKS, YoungCalibration
+    from lifecycle_core.calibration import (
+        MIN_YOUNG_ROWS,
+        YOUNG_WEEKS,
+        YoungCalibration,
+        calibrated_logits,
+        fit_stage_calibration,
+        fit_temperature,
+    )
     from lifecycle_core.evaluate import expected_calibration_error
     from lifecycle_core.stacked import _softmax
 
@@ -221,6 +228,15 @@ def test_young_rows_get_their_own_calibration_and_older_rows_keep_theirs():
     assert after < before / 2 and after < 0.05
     assert YoungCalibration.fit(L[:100], y[:100], age[:100]) is None  # too few young rows: none
     assert YoungCalibration.from_dict(cal.to_dict()).to_dict() == cal.to_dict()
+
+    # What training and every ablation variant fit: the older rows' temperature from older rows only
+    # (they are calibrated as drawn: T near 1, where all rows together would pull it away).
+    t, young_cal = fit_stage_calibration(L, y, age)
+    assert young_cal is not None and abs(t - 1.0) < 0.1
+    assert abs(fit_temperature(_softmax(L), y) - 1.0) > abs(t - 1.0)
+    np.testing.assert_allclose(calibrated_logits(L2, t, young_cal, age2)[~young], L2[~young] / t)
+    t_few, none = fit_stage_calibration(L[:100], y[:100], age[:100])
+    assert none is None and t_few == fit_temperature(_softmax(L[:100]), y[:100])
 
 
 def test_a_saved_young_calibration_scores_and_explains_as_before(small, trained, tmp_path):
