@@ -152,3 +152,19 @@ def test_similar_products_read_like_it_never_itself_and_the_vectors_are_kept(tmp
     cache = next((ws.root / "cache").rglob("catalog_vectors.npy"))
     assert np.load(cache, allow_pickle=False).shape[0] == len(products)
     assert similar_products(ws, "demo", "no-such-product").empty
+
+
+def test_text_vectors_batch_by_length_and_read_as_one_text_at_a_time():
+    """Batches of similar token counts (a padded batch of mixed lengths spent half the encoder's work on
+    padding); each vector is what the text alone gives."""
+    from lifecycle_core.analogs import PAD_SLACK, length_batches
+
+    lengths = np.random.default_rng(0).integers(1, 128, 500)
+    batches = length_batches(lengths, 64)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(500))
+    for b in batches:
+        assert len(b) <= 64 and (len(b) == 1 or lengths[b].max() * len(b) <= PAD_SLACK * lengths[b].sum())
+    texts = ["Oak shelf " * n for n in (1, 30, 2, 25, 3, 40)] + ["", "Silk dress"]
+    together = text_vectors(texts)
+    alone = np.stack([text_vectors([t])[0] for t in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
