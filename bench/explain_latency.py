@@ -68,7 +68,7 @@ def main() -> None:
     ap.add_argument("--workspace")
     ap.add_argument("--dataset", default="demo")
     ap.add_argument("--products", type=int, default=12, help="product-periods to explain")
-    ap.add_argument("--budget", type=int, default=0, help="token budget of (b) (default: the explainer's default)")
+    ap.add_argument("--budget", type=int, default=0, help="token budget of (b) (default: the model's, model_budget)")
     ap.add_argument("--batch", type=int, default=0, help="masked texts per model call in (b)")
     ap.add_argument("--int8", action="store_true", help="(b) scores masked texts with the int8 model")
     a = ap.parse_args()
@@ -78,7 +78,7 @@ def main() -> None:
     from scipy.stats import spearmanr
 
     from lifecycle_core.demo import write_demo
-    from lifecycle_core.explain import DEFAULT_BUDGET, MIN_SHARE, explain_inputs, product_inputs
+    from lifecycle_core.explain import MIN_SHARE, explain_inputs, model_budget, product_inputs
     from lifecycle_core.ingest import ingest
     from lifecycle_core.readers import SourceFile
     from lifecycle_core.store import Workspace
@@ -93,7 +93,7 @@ def main() -> None:
         print("training a model on an 80 x 80 demo catalog first…", flush=True)
         folder = train(ws, name, TrainConfig(epochs=2), output_dir=Path(tmp.name) / "m").output_dir / "model"
     model = reading_model(folder)
-    budget = a.budget or DEFAULT_BUDGET
+    budget = a.budget or model_budget(model)
     scorer = model.quantized() if a.int8 else model
     print(
         f"{getattr(model, 'kind', 'neural')} model, max_length {model.config.max_length}, budget {budget} evaluations, int8 {a.int8}",

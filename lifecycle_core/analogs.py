@@ -239,6 +239,15 @@ class AnalogReference:
         nb = _drop_and_keep(nb, self.k)
         return _read_analogs(frame, nb[frame["row"].to_numpy()], self.stage, self.level, self.peak_age, self.period)
 
+    def nearest(self, vector: np.ndarray, category: str, product_id: str, k: int = 3) -> list[str]:
+        """The ids of the ``k`` reference products most like one product (its catalog text ``vector``,
+        ``category``), as ``features`` picks them: same category first, never the product itself."""
+        both = np.concatenate([np.asarray(vector, np.float32)[None, :], self.vectors])
+        cats = np.concatenate([np.array([str(category)], dtype=object), self.categories.astype(object)])
+        nb = neighbours(both, cats, np.arange(1, len(both)), k=k + 1, only=np.array([0]))[0]
+        found = dict.fromkeys(self.ids[j - 1] for j in nb if j > 0 and self.ids[j - 1] != str(product_id))
+        return list(found)[:k]
+
     def arrays(self) -> dict[str, np.ndarray]:
         return {"vectors": self.vectors, "stage": self.stage, "level": self.level, "peak_age": self.peak_age}
 

@@ -825,7 +825,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--product", required=True)
     p.add_argument("--period", help="YYYY-MM-DD (default: the product's latest active period)")
     p.add_argument(
-        "--budget", type=int, help="model evaluations for the token attributions (default: explain.DEFAULT_BUDGET)"
+        "--budget",
+        type=int,
+        help="model evaluations for the token attributions (default: the model's, explain.model_budget)",
     )
     p.add_argument("--lang", choices=["en", "zh"], default="en")
     p.add_argument("--json", action="store_true")

@@ -36,7 +36,7 @@ import pandas as pd
 from .stages import STAGE_NAMES, Stage
 
 MIN_SHARE = 0.005  # a word or feature is named in the sentence only if it moves the probability >= 0.5 points
-DEFAULT_BUDGET = 160  # model evaluations for the token attributions (SHAP's own default is 500)
+DEFAULT_BUDGET = 160  # model evaluations for the token attributions (SHAP's own default is 500; model_budget)
 FEATURE_BUDGET = 2000  # head evaluations for the feature attributions (cheap)
 
 FEATURE_LABELS = {
@@ -185,7 +185,8 @@ class Explanation:
         words = words[words["value"] >= MIN_SHARE]
         parts = []
         if len(feats):
-            parts.append(_feature_phrase(feats.iloc[0]["feature"], feats.iloc[0]["input"], lang))
+            like = (self.meta.get("analogs") or [None])[0]
+            parts.append(_feature_phrase(feats.iloc[0]["feature"], feats.iloc[0]["input"], lang, like))
         if len(words):
             w = [t.strip() for t in words["token"].head(2)]
             parts.append(("文本提到" if lang == "zh" else "the text mentions ") + " / ".join(f"“{x}”" for x in w))
@@ -216,7 +217,33 @@ class Explanation:
         }
 
 
-def _feature_phrase(name: str, value: float, lang: str) -> str:
+def _analog_phrase(name: str, value: float, lang: str, like: str | None) -> str | None:
+    """The analog inputs in words, naming the most similar training product when it is known."""
+    if not np.isfinite(value):
+        return None
+    zh = lang == "zh"
+    who = (f"相似商品（如“{like}”）" if like else "相似商品") if zh else (
+        f"similar products (such as “{like}”)" if like else "similar products")  # fmt: skip
+    stage = name.removeprefix("analog_")
+    if stage in {s.name.lower() for s in Stage}:
+        label = STAGE_NAMES[lang][Stage[stage.upper()]]
+        if zh:
+            return f"{who}同龄时有 {value:.0%} 处于{label}"
+        return f"{value:.0%} of {who} were in {label} at this age"
+    if name == "analog_level":
+        return f"{who}同龄时销量为峰值的 {value:.0%}" if zh else f"{who} sold at {value:.0%} of their peak at this age"
+    if name == "analog_weeks_to_peak":
+        if value > 0:
+            return f"{who}在此后约 {value:.0f} 周达到峰值" if zh else f"{who} peaked about {value:.0f} weeks later"
+        return (
+            f"{who}在此前约 {-value:.0f} 周已达峰值" if zh else f"{who} had peaked {-value:.0f} weeks before this age"
+        )
+    return None
+
+
+def _feature_phrase(name: str, value: float, lang: str, like: str | None = None) -> str:
+    if name.startswith("analog_") and (phrase := _analog_phrase(name, value, lang, like)):
+        return phrase
     if name == "ratio_to_max" and np.isfinite(value) and value < 0.95:
         pct = (1 - value) * 100
         return f"销量比峰值低 {pct:.0f}%" if lang == "zh" else f"units are {pct:.0f}% below their peak"
@@ -283,9 +310,17 @@ class _TextScorer:
         return self.model.predict_from_embeddings(emb, np.arange(len(texts)), np.repeat(self.x, len(texts), 0))[0]
 
 
-def _key(model, product: str, period: str, text: str, x: np.ndarray, budget: int) -> str:
+def model_budget(model) -> int:
+    """The token budget a model is explained with: its ``explain_budget`` (the stacked model's trees need
+    more evaluations for the same rank correlation with SHAP's default), else DEFAULT_BUDGET."""
+    return int(getattr(model, "explain_budget", None) or DEFAULT_BUDGET)
+
+
+def _key(model, product: str, period: str, text: str, x: np.ndarray, budget: int, analogs=None) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps([str(getattr(model, "fingerprint", "")), id(model), product, period, budget]).encode())
+    h.update(
+        json.dumps([str(getattr(model, "fingerprint", "")), id(model), product, period, budget, analogs or []]).encode()
+    )
     h.update(text.encode("utf-8"))
     h.update(np.asarray(x, dtype=np.float64).tobytes())
     return h.hexdigest()
@@ -296,16 +331,21 @@ def explain_inputs(
     text: str,
     x_raw: np.ndarray,
     *,
-    budget: int = DEFAULT_BUDGET,
+    budget: int | None = None,
     feature_budget: int = FEATURE_BUDGET,
     product: str = "",
     period: str = "",
     cache: _Cache | None = CACHE,
     seed: int = 0,
     batch_size: int | None = None,
+    analogs: list[str] | None = None,
 ) -> Explanation:
     """Explain the model's probabilities for one text and one row of raw features (what-if edits too).
 
+    ``analogs``: names of the training products most like this one (``analog_names``); the sentence
+    names the first when an analog input is the strongest reason.
+
+    ``budget``: model evaluations for the token attributions (default: ``model_budget(model)``).
     ``batch_size``: masked texts per model call (default: the model's ``explain_batch``, else the whole
     budget, the fastest). Smaller batches
     follow SHAP's priority order (largest effects first) more closely, as SHAP's own default of 5 does;
@@ -315,7 +355,8 @@ def explain_inputs(
     import shap
 
     x_raw = np.asarray(x_raw, dtype=np.float64).reshape(-1)
-    key = _key(model, product, period, text, x_raw, budget)
+    budget = budget or model_budget(model)
+    key = _key(model, product, period, text, x_raw, budget, analogs)
     if cache is not None and (hit := cache.get(key)) is not None:
         return hit
     started = time.perf_counter()
@@ -378,7 +419,13 @@ def explain_inputs(
         features=features,
         evaluations=scorer.calls,
         seconds=time.perf_counter() - started,
-        meta={"product_id": product, "period": period, "budget": budget, "reads_text": scorer.reads_text},
+        meta={
+            "product_id": product,
+            "period": period,
+            "budget": budget,
+            "reads_text": scorer.reads_text,
+            "analogs": list(analogs or []),
+        },
     )
     if cache is not None:
         cache.put(key, out)
@@ -427,9 +474,32 @@ def product_inputs(
     return str(ex.texts[int(row["text_id"])]), x, str(row["period"])[:10]
 
 
+def analog_names(ws, name: str, model, product: str, k: int = 3) -> list[str]:
+    """Titles (ids where a product has none) of the ``k`` training products a model reading analog inputs
+    takes as this product's analogs, most similar first; empty for other models or unknown products."""
+    from .analogs import ANALOG_FEATURES, catalog_vectors
+
+    ref = getattr(model, "analogs", None)
+    if ref is None or not set(ANALOG_FEATURES) & set(model.config.feature_names):
+        return []
+    ids, vectors = catalog_vectors(ws, name)
+    if str(product) not in ids:
+        return []
+    products = ws.load_table(name, "products").drop_duplicates("product_id")
+    products = products.set_index(products["product_id"].astype(str))
+    cat = products["category"].get(str(product), "") if "category" in products else ""
+    cat = cat if isinstance(cat, str) else ""
+    at = int(np.flatnonzero(ids == str(product))[0])  # product ids may repeat in an uploaded catalog
+    found = ref.nearest(vectors[at], cat, str(product), k=k)
+    titles = products["title"] if "title" in products else pd.Series(dtype=object)
+    names = [t.strip() if isinstance(t := titles.get(p), str) and t.strip() else p for p in found]
+    return [n if len(n) <= 60 else n[:59] + "…" for n in names]  # a sentence, not a catalog page
+
+
 def explain(ws, name: str, model, product: str, period: str | None = None, **kw) -> Explanation:
     """Explain the model's prediction for one stored product-period."""
     text, x, when = product_inputs(ws, name, model, product, period)
+    kw.setdefault("analogs", analog_names(ws, name, model, product))
     return explain_inputs(model, text, x, product=str(product), period=when, **kw)
 
 

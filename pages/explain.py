@@ -54,8 +54,9 @@ def _inputs(ws_root: str, dataset_id: str, model_key: str, product: str, when: s
 
 text0, x0 = _inputs(str(ws.root), info.id, str(folder), pid, period)
 names = list(model.config.feature_names)
+like = data.analog_names(str(ws.root), info.name, info.id, model_name, model_stamp, str(pid))
 with st.spinner(tr("explain.computing")):
-    exp0 = explain_inputs(model, text0, x0, product=pid, period=period)
+    exp0 = explain_inputs(model, text0, x0, product=pid, period=period, analogs=like)
 
 
 def _probs_chart(probs: np.ndarray, key: str):
@@ -190,7 +191,7 @@ if apply or st.session_state.get(f"{ns}.applied"):
     st.session_state[f"{ns}.applied"] = True
     x1 = _edited_x()
     with st.spinner(tr("explain.computing")):
-        exp1 = explain_inputs(model, text1, x1, product=pid, period=period)
+        exp1 = explain_inputs(model, text1, x1, product=pid, period=period, analogs=like)
     o, e = st.columns(2)
     with o:
         st.markdown(f"#### {tr('explain.original')}")

@@ -154,6 +154,53 @@ def test_similar_products_read_like_it_never_itself_and_the_vectors_are_kept(tmp
     assert similar_products(ws, "demo", "no-such-product").empty
 
 
+def test_the_sentence_names_an_analog_product_when_analogs_are_the_reason(tmp_path):
+    """A model reading analog inputs names the training product most like this one (never the product
+    itself, never a product outside its reference) when an analog input is the strongest reason."""
+    from types import SimpleNamespace
+
+    from lifecycle_core.analogs import AnalogReference
+    from lifecycle_core.explain import Explanation, analog_names
+    from lifecycle_core.features import FEATURES, build_examples
+    from lifecycle_core.stacked import panel_vectors
+
+    ws = demo_workspace(tmp_path, 30, 30, seed=6)
+    ex = build_examples(ws, "demo", with_text=False)
+    panel = ex.labels.panel
+    vec, cats = panel_vectors(ws, "demo", panel)
+    training = panel.products[:20].astype(str)
+    train = ex.frame["product_id"].astype(str).isin(training).to_numpy()
+    ref = AnalogReference.from_training(ex.frame, train, panel.products, vec, cats, panel.period, k=5)
+    model = SimpleNamespace(analogs=ref, config=SimpleNamespace(feature_names=FEATURES + ANALOG_FEATURES))
+    titles = ws.load_table("demo", "products").drop_duplicates("product_id").set_index("product_id")["title"]
+    titles.index = titles.index.astype(str)
+    for i in (25, 0):  # a new product, a reference product
+        pid = str(panel.products[i])
+        names, ids = analog_names(ws, "demo", model, pid, k=3), ref.nearest(vec[i], cats[i], pid, k=3)
+        assert len(ids) == 3 and pid not in ids and set(ids) <= set(training)
+        assert names == [titles[j] for j in ids]
+    assert (
+        analog_names(ws, "demo", SimpleNamespace(analogs=ref, config=SimpleNamespace(feature_names=FEATURES)), pid)
+        == []
+    )
+    assert analog_names(ws, "demo", model, "no such product") == []
+
+    features = pd.DataFrame(
+        {"feature": ["analog_growth", "ratio_to_max"], "input": [0.0, 0.5], "stage": [3, 3], "value": [0.3, 0.1]}
+    )
+    tokens = pd.DataFrame(columns=["token", "start", "end", "stage", "value"])
+    exp = Explanation(
+        "t", {}, np.array([0.1, 0.1, 0.1, 0.7]), np.full(4, 0.25), tokens, features, meta={"analogs": names}
+    )
+    assert (
+        exp.sentence("en")
+        == f"Predicted Decline (70%) mainly because 0% of similar products (such as “{names[0]}”) were in Growth at this age."
+    )
+    assert f"相似商品（如“{names[0]}”）同龄时有 0% 处于成长期" in exp.sentence("zh")
+    exp.meta = {}
+    assert "because 0% of similar products were in Growth at this age" in exp.sentence("en")
+
+
 def test_text_vectors_batch_by_length_and_read_as_one_text_at_a_time():
     """Batches of similar token counts (a padded batch of mixed lengths spent half the encoder's work on
     padding); each vector is what the text alone gives."""

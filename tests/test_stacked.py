@@ -9,7 +9,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from lifecycle_core.analogs import AnalogReference
-from lifecycle_core.explain import explain_inputs, product_inputs
+from lifecycle_core.explain import DEFAULT_BUDGET, explain_inputs, model_budget, product_inputs
 from lifecycle_core.model import default_encoder_path
 from lifecycle_core.predict import load_model, model_dir, model_examples, score_dataset
 from lifecycle_core.stacked import K_FOLDS, PARTS, StackedModel, TextProjection, TextReader, product_folds
@@ -81,6 +81,9 @@ def test_analogs_are_training_products_and_never_the_product_itself():
     assert feats["analog_maturity"][1] == 1.0
     # C's analogs are A and B; C itself (Decline) is not a reference product.
     assert feats["analog_decline"][5] == 0.0 and feats["analog_growth"][5] == 0.5
+    # The analogs an explanation names are the same: A's is B, never A; C reads most like A.
+    assert ref.nearest(vec[0], "x", "A", k=2) == ["B"]
+    assert ref.nearest(vec[2], "x", "C", k=2) == ["A", "B"]
 
 
 def test_stacked_training_reports_its_parts_and_saves_no_pickle(trained):
@@ -121,6 +124,8 @@ def test_stacked_explanations_add_up(small, trained):
     exp = explain_inputs(model, text, x, budget=24, feature_budget=200, cache=None)
     np.testing.assert_allclose(exp.totals(), exp.probabilities, atol=1e-6)
     assert exp.reads_text == model.reads_text()
+    # Without a budget, the stacked model's own (its trees need more evaluations than the network).
+    assert model_budget(model) == StackedModel.explain_budget > DEFAULT_BUDGET == model_budget(object())
 
 
 def test_model_examples_add_the_inputs_a_stacked_model_reads(small, trained):

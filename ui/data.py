@@ -171,6 +171,14 @@ def product_behaviour(ws_root: str, name: str, dataset_id: str, model_name: str 
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
+def analog_names(ws_root: str, name: str, dataset_id: str, model_name: str, stamp: float, product: str) -> list[str]:
+    """The training products the model takes as ``product``'s analogs (titles), for the sentence."""
+    from lifecycle_core.explain import analog_names as names
+
+    return names(Workspace(ws_root), name, model(ws_root, model_name, stamp), product)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
 def similar(ws_root: str, name: str, dataset_id: str, product: str, rules: str) -> pd.DataFrame:
     """The products whose text reads most like ``product`` and what they did at its age (analogs.py);
     the catalog's text vectors are computed once per dataset version and kept in the workspace."""
