@@ -37,7 +37,7 @@ import pandas as pd
 
 from . import text_segments
 from .analogs import ANALOG_FEATURES, AnalogReference, catalog_vectors, text_vectors
-from .calibration import YoungCalibration, write_model_config
+from .calibration import YoungCalibration, calibrated_logits, write_model_config
 from .features import FEATURES, Examples
 from .seasons import SEASON_FEATURES, season_features
 from .stages import Stage
@@ -299,10 +299,10 @@ class StackedModel:
 
     def calibrated(self, raw: np.ndarray, X: np.ndarray) -> np.ndarray:
         """The booster's margins of rows with non-text inputs X, calibrated (young rows by their own)."""
-        z = raw / self.temperature
-        if self.young is not None and "age" in self.config.feature_names:
-            z = self.young.apply(z, raw, X[:, self.config.feature_names.index("age")])
-        return z
+        names = self.config.feature_names
+        young = self.young if "age" in names else None  # a model without age has no young rows
+        age = X[:, names.index("age")] if young is not None else None
+        return calibrated_logits(raw, self.temperature, young, age)
 
     def predict_from_embeddings(self, embeddings, text_index, X, *, batch_size: int = 0):
         """(stage probabilities (n, 4), demand in units (n,)) from reader vectors (k, width) and raw
