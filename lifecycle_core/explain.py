@@ -222,8 +222,10 @@ def _analog_phrase(name: str, value: float, lang: str, like: str | None) -> str 
     if not np.isfinite(value):
         return None
     zh = lang == "zh"
-    who = (f"相似商品（如“{like}”）" if like else "相似商品") if zh else (
-        f"similar products (such as “{like}”)" if like else "similar products")  # fmt: skip
+    if zh:
+        who = f"相似商品（如“{like}”）" if like else "相似商品"
+    else:
+        who = f"similar products (such as “{like}”)" if like else "similar products"
     stage = name.removeprefix("analog_")
     if stage in {s.name.lower() for s in Stage}:
         label = STAGE_NAMES[lang][Stage[stage.upper()]]

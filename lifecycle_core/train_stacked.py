@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -145,23 +146,23 @@ def train_stacked(
     base = [c for c in FEATURES if c in informative]
     available = {p: [c for c in cols if c in informative] for p, cols in PARTS.items()}
     history = [{"inputs": p, "skipped": "no values on the training rows"} for p, c in available.items() if not c]
-    fits: dict[tuple[str, ...], tuple] = {}
+    fits: dict[tuple[str, ...], _Fit] = {}
 
     # Few validation products (a small catalog): one validation set cannot tell the parts apart (a few
     # dozen products decide), so parts, rounds and the temperature come from cross-validation over product
     # folds of the training and validation rows, and the booster is then trained on all of them.
     cv = _CrossValidation.plan(pids, tr, va, y, seed=cfg.seed)
 
-    def fit(parts_: tuple[str, ...]):
-        """(booster or None, selection macro-F1, held-out probabilities, columns) with the signals and
-        ``parts_``: validation rows, or every training and validation row out of fold under cv."""
+    def fit(parts_: tuple[str, ...]) -> _Fit:
+        """Boosting with the signals and ``parts_``, scored on the validation rows, or on every training
+        and validation row out of fold under cv (then no booster yet: ``cv.final`` trains it)."""
         key = tuple(sorted(parts_))
         if key not in fits:
             nt, tx = _ordered(base + [c for p in parts_ for c in available[p]])
             if cv is not None:
                 proba, rounds = cv.out_of_fold(frame[nt + tx].to_numpy(dtype=np.float64))
                 f1 = classification_metrics(cv.y, proba)["macro_f1"]
-                fits[key] = (None, f1, proba, nt + tx, rounds)
+                fits[key] = _Fit(None, f1, proba, nt + tx, rounds)
             else:
                 M_tr = frame.loc[tr, nt + tx].to_numpy(dtype=np.float64)
                 M_va = frame.loc[va, nt + tx].to_numpy(dtype=np.float64)
@@ -169,9 +170,9 @@ def train_stacked(
                 proba = _softmax(np.asarray(b.predict(M_va, raw_score=True)).reshape(len(y_va), len(Stage)))
                 f1 = classification_metrics(y_va, proba)["macro_f1"]
                 rounds = b.best_iteration or b.current_iteration()
-                fits[key] = (b, f1, proba, nt + tx, rounds)
+                fits[key] = _Fit(b, f1, proba, nt + tx, rounds)
             label = " + ".join(["signals", *key])
-            history.append({"inputs": label, "validation_macro_f1": f1, "rounds": fits[key][4]})
+            history.append({"inputs": label, "validation_macro_f1": f1, "rounds": fits[key].rounds})
             if on_log is not None:
                 on_log({"step": len(fits), "max_steps": len(fits), "eval_macro_f1": f1, "inputs": label})
             progress(min(0.9, 0.5 + 0.03 * len(fits)), f"gradient boosting with {label}: {how} macro-F1 {f1}")
@@ -186,16 +187,16 @@ def train_stacked(
     if n_classes >= 2:
         # Backward elimination from every part: a part stays while taking it out lowers validation F1.
         parts = tuple(p for p, c in available.items() if c)
-        best_f1 = fit(parts)[1]
+        best_f1 = fit(parts).f1
         while parts:
-            trials = {p: fit(tuple(q for q in parts if q != p))[1] for p in parts}
+            trials = {p: fit(tuple(q for q in parts if q != p)).f1 for p in parts}
             drop = max(trials, key=lambda p: (trials[p], -list(PARTS).index(p)))
             if trials[drop] < best_f1 + PART_GAIN:
                 break
             parts, best_f1 = tuple(q for q in parts if q != drop), trials[drop]
         # The signals alone are always a candidate: elimination one part at a time can stop at a set of
         # parts that together do worse on validation than none of them (small daily catalogs).
-        if parts and fit(())[1] >= best_f1:
+        if parts and fit(()).f1 >= best_f1:
             parts = ()
         booster, best_f1, val_proba, chosen, rounds = fit(parts)
         if cv is not None:  # the chosen inputs, trained on every training and validation row
@@ -303,6 +304,16 @@ def _fit_demand(frame, columns, tr, va, seed):
         ]
         callbacks = [lgb.early_stopping(30, verbose=False)]
     return lgb.train(params, d_tr, 400, valid_sets=valid, callbacks=callbacks)
+
+
+class _Fit(NamedTuple):
+    """One candidate set of inputs, fitted and scored (train_stacked's backward elimination)."""
+
+    booster: object  # None under cross-validation until the chosen set is trained on every row
+    f1: float  # macro-F1 on the selection rows (validation, or out of fold)
+    proba: np.ndarray  # held-out probabilities of the selection rows
+    columns: list[str]
+    rounds: int
 
 
 # Cross-validation replaces the validation rows when they hold fewer than CV_BELOW_PRODUCTS products and
