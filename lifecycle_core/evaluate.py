@@ -109,9 +109,14 @@ def split_problem(n_train: int, n_test: int) -> str | None:
 
 
 def score_models(
-    frame: pd.DataFrame, split: np.ndarray, models: dict[str, Callable[[], object]], drop: np.ndarray | None = None
+    frame: pd.DataFrame,
+    split: np.ndarray,
+    models: dict[str, Callable[[], object]],
+    drop: np.ndarray | None = None,
+    preds: dict | None = None,
 ) -> dict:
-    """Fit each model on the labeled TRAIN rows of ``split`` and score it on the labeled TEST rows.
+    """Fit each model on the labeled TRAIN rows of ``split`` and score it on the labeled TEST rows
+    (``preds``, when given, gets each model's predicted stages of those rows, for compare_to_gbm).
 
     A split without labeled training or test rows is reported per model as ``{"n": ..., "skipped": why}``
     with null metrics, not raised: short histories and tiny catalogs have such slices."""
@@ -130,10 +135,32 @@ def score_models(
         t0 = time.perf_counter()
         model = make().fit(X[train], frame.loc[train, "stage"].to_numpy())
         proba = model.predict_proba(X[test])
-        m = classification_metrics(frame.loc[test, "stage"].to_numpy(), proba)
-        m["seconds"] = round(time.perf_counter() - t0, 2)
-        out[name] = m
+        out[name] = _scored(frame.loc[test, "stage"].to_numpy(), proba, t0, preds, name)
     return out
+
+
+def _scored(y: np.ndarray, proba: np.ndarray, t0: float, preds: dict | None, name: str) -> dict:
+    """Metrics of ``proba`` on test stages ``y``, with ECE's sampling floor and the seconds since ``t0``."""
+    from .significance import ece_floor
+
+    m = classification_metrics(y, proba)
+    m["ece_floor"] = ece_floor(proba)
+    m["seconds"] = round(time.perf_counter() - t0, 2)
+    if preds is not None:
+        preds[name] = proba.argmax(axis=1)
+    return m
+
+
+def compare_to_gbm(block: dict, preds: dict, y: np.ndarray, groups: np.ndarray) -> None:
+    """Each scored model's macro-F1 minus the gbm baseline's on the same test rows, in points with a 95 %
+    interval from a bootstrap over products, as ``vs_gbm`` of its metrics (significance.py)."""
+    from .significance import paired_f1_difference
+
+    if "gbm" not in preds:
+        return
+    for name, pred in preds.items():
+        if name != "gbm":
+            block[name]["vs_gbm"] = paired_f1_difference(y, pred, preds["gbm"], groups)
 
 
 def evaluate_dataset(
@@ -179,6 +206,7 @@ def evaluate_dataset(
         tx = ws.load_table(name, "transactions") if "transactions" in info.tables else None
         flags = detect_anomalies(ex.labels.panel, ex.labels.stage.astype(int), ex.labels.active, transactions=tx)
         drop = flagged_mask(frame, flags)
+    preds = {"time": {}, "product": {}, "cold": {}}  # predicted stages of each split's test rows, by model
     result = {
         "dataset": name,
         "rule": rules.rule,
@@ -189,11 +217,11 @@ def evaluate_dataset(
         "layout": time_note,
         **_sizes(ts, labeled),
         "excluded_from_training": int(drop.sum()) if drop is not None else 0,
-        "baselines": score_models(frame, ts, models, drop),
+        "baselines": score_models(frame, ts, models, drop, preds["time"]),
         "product_split": {
             "split": "product",
             **_sizes(ps, labeled),
-            "baselines": score_models(frame, ps, models, drop),
+            "baselines": score_models(frame, ps, models, drop, preds["product"]),
         },
     }
     # Cold start: unseen products in their first 8 weeks (age counts weeks), when only text and a few
@@ -202,7 +230,7 @@ def evaluate_dataset(
     early[(frame["age"].to_numpy() >= COLD_START_WEEKS) & (ps == TEST)] = "late"
     result["product_split"]["cold_start_first_8"] = {
         "n_test": int((labeled & (early == TEST)).sum()),
-        "baselines": score_models(frame, early, models, drop),
+        "baselines": score_models(frame, early, models, drop, preds["cold"]),
     }
     for label, model in (trained or {}).items():
         settings = model.training or {}
@@ -215,16 +243,27 @@ def evaluate_dataset(
 
         mframe = model_examples(ws, name, model, examples=ex).frame  # + the season / analog inputs it reads
         if (settings.get("train") or {}).get("split", "time") == "product":
-            result["product_split"]["baselines"][label] = _score_trained(mframe, ex.texts, ps, model)
+            result["product_split"]["baselines"][label] = _score_trained(
+                mframe, ex.texts, ps, model, preds["product"], label
+            )
             result["product_split"]["cold_start_first_8"]["baselines"][label] = _score_trained(
-                mframe, ex.texts, early, model
+                mframe, ex.texts, early, model, preds["cold"], label
             )
         else:
-            result["baselines"][label] = _score_trained(mframe, ex.texts, ts, model)
+            result["baselines"][label] = _score_trained(mframe, ex.texts, ts, model, preds["time"], label)
+    stages = frame["stage"].to_numpy()
+    for block, split, key in (
+        (result, ts, "time"),
+        (result["product_split"], ps, "product"),
+        (result["product_split"]["cold_start_first_8"], early, "cold"),
+    ):
+        test = labeled & (split == TEST)
+        if test.any():
+            compare_to_gbm(block["baselines"], preds[key], stages[test], pids[test])
     return result
 
 
-def _score_trained(frame: pd.DataFrame, texts: np.ndarray, split: np.ndarray, model) -> dict:
+def _score_trained(frame: pd.DataFrame, texts: np.ndarray, split: np.ndarray, model, preds: dict, label: str) -> dict:
     test = (frame["stage"].to_numpy() >= 0) & (split == TEST)
     if not test.any():
         return _skipped(0, "no labeled test rows on this split")
@@ -232,9 +271,7 @@ def _score_trained(frame: pd.DataFrame, texts: np.ndarray, split: np.ndarray, mo
     rows = frame[test]
     X = rows[list(model.config.feature_names)].to_numpy(float)
     proba = model.predict_proba(texts[rows["text_id"].to_numpy()].tolist(), X)
-    m = classification_metrics(rows["stage"].to_numpy(), proba)
-    m["seconds"] = round(time.perf_counter() - t0, 2)
-    return m
+    return _scored(rows["stage"].to_numpy(), proba, t0, preds, label)
 
 
 def _sizes(split: np.ndarray, labeled: np.ndarray) -> dict:

@@ -23,6 +23,7 @@ from .baselines import BASELINES
 from .evaluate import classification_metrics, score_models
 from .features import build_examples
 from .labeling import LabelRules
+from .significance import ece_floor, paired_f1_difference
 from .splits import TEST, SplitConfig, split_rows
 from .stage_now import PROB_COLUMNS
 from .stages import Stage
@@ -65,7 +66,9 @@ def quality_report(ws, name: str, model: str, *, baselines: bool = True) -> dict
 
     Needs the model's stored predictions (Predictions page or ``predict``); raises FileNotFoundError
     naming the model otherwise. Returns {"model", "split", "n_test", "metrics" (classification_metrics),
-    "calibration" (records), "baselines" {name: metrics}, "models" {other model: metrics}}."""
+    "calibration" (records), "baselines" {name: metrics}, "models" {other model: metrics}}; a model's
+    metrics carry ``ece_floor`` and ``vs_gbm`` (macro-F1 points over the gbm baseline, 95 % interval over
+    products: significance.py)."""
     from .predict import list_models, load_predictions
 
     preds = load_predictions(ws, model, name)
@@ -94,8 +97,14 @@ def quality_report(ws, name: str, model: str, *, baselines: bool = True) -> dict
         if len(rows) < len(test):  # scored on another version of the data: not comparable
             return None
         y, proba = rows["stage"].to_numpy(), rows[list(PROB_COLUMNS)].to_numpy(float)
-        return classification_metrics(y, proba), calibration_curve(y, proba)
+        m = classification_metrics(y, proba)
+        m["ece_floor"] = ece_floor(proba)
+        if "gbm" in base_pred:  # the same rows in the same order (an inner merge keeps the left order)
+            m["vs_gbm"] = paired_f1_difference(y, proba.argmax(axis=1), base_pred["gbm"], rows["product_id"].to_numpy())
+        return m, calibration_curve(y, proba)
 
+    base_pred: dict = {}
+    scored_baselines = score_models(f, split, BASELINES, preds=base_pred) if baselines else {}
     own = metrics_of(preds)
     if own is None:
         raise ValueError(f"the stored predictions of {model!r} miss test rows of {name!r}: score it again")
@@ -116,7 +125,7 @@ def quality_report(ws, name: str, model: str, *, baselines: bool = True) -> dict
         "n_test": len(test),
         "metrics": own[0],
         "calibration": own[1].to_dict("records"),
-        "baselines": score_models(f, split, BASELINES) if baselines else {},
+        "baselines": scored_baselines,
         "models": others,
     }
 

@@ -36,9 +36,19 @@ m = report["metrics"]
 split_name = tr(f"quality.split.{report['split']}")
 st.caption(tr("quality.about", n=f"{report['n_test']:,}", split=split_name))
 c = st.columns(4)
-c[0].metric(tr("quality.macro_f1"), f"{m['macro_f1']:.3f}")
+vs = m.get("vs_gbm") or {}
+c[0].metric(
+    tr("quality.macro_f1"),
+    f"{m['macro_f1']:.3f}",
+    delta=tr("quality.vs_gbm", diff=vs["diff"]) if vs else None,
+    help=tr("quality.vs_gbm_help", low=vs["low"], high=vs["high"]) if vs.get("low") is not None else None,
+)
 c[1].metric(tr("quality.accuracy"), f"{m['accuracy']:.3f}")
-c[2].metric(tr("quality.ece"), f"{m['ece']:.3f}", help=tr("quality.ece_help"))
+c[2].metric(
+    tr("quality.ece"),
+    f"{m['ece']:.3f}",
+    help=tr("quality.ece_help", n=f"{report['n_test']:,}", floor=f"{m.get('ece_floor') or 0:.3f}"),
+)
 c[3].metric(tr("quality.n_test"), f"{report['n_test']:,}")
 
 left, right = st.columns(2)

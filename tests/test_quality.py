@@ -44,6 +44,11 @@ def test_report_scores_the_stored_predictions_on_the_models_test_rows(trained):
     assert r["metrics"]["macro_f1"] == expected["macro_f1"] and r["metrics"]["confusion"] == expected["confusion"]
     assert set(r["baselines"]) >= {"majority", "rules", "gbm"} and set(r["models"]) == {"b"}
     assert sum(c["rows"] for c in r["calibration"]) == len(test)
+    # Against the gbm baseline on the same rows, in points, with an interval over products.
+    d = r["metrics"]["vs_gbm"]
+    assert d["diff"] == pytest.approx(100 * (expected["macro_f1"] - r["baselines"]["gbm"]["macro_f1"]), abs=0.06)
+    assert d["low"] <= d["diff"] <= d["high"] and d["groups"] == test["product_id"].nunique()
+    assert 0 < r["metrics"]["ece_floor"] < 0.5
 
 
 def test_report_without_stored_predictions_says_so(trained, tmp_path):

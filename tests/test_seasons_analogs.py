@@ -132,8 +132,15 @@ def test_ablation_command_runs_on_a_small_demo(tmp_path, capsys):
         } <= set(test)
         assert all(0 <= test[v]["macro_f1"] <= 1 for v in res["variants"])
     assert "cold start" in res["product"]["slices"]
+    # The differences that matter, on every slice with rows, each with its interval over products.
+    diffs = res["product"]["differences"]["test"]
+    assert {"full - gbm", "full - full, no text", "full - signals", "nn - gbm"} == set(diffs)
+    full, gbm = (res["product"]["slices"]["test"][v]["macro_f1"] for v in ("full", "gbm"))
+    assert diffs["full - gbm"]["diff"] == pytest.approx(100 * (full - gbm), abs=0.06)
+    assert "nn - gbm" not in res["time"]["differences"]["test"]
     assert cli.main(args) == 0
-    assert "+ reviews and searches" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "+ reviews and searches" in out and "full - full, no text" in out and "bootstrap over products" in out
     assert cli.main([*args, "--model", "no such model"]) == 2
 
 
