@@ -296,6 +296,9 @@ def convert(raw: RawTable, tm: TableMapping, report: ValidationReport, *, option
     spec = schema.TABLES[tm.table]
     src = raw.frame
     rows = pd.Series(raw.numbers(), index=src.index)
+    skip = _blank_or_totals(src, tm, spec, rows, raw.file, report)
+    if skip.any():
+        src, rows = src[~skip], rows[~skip]
     out = pd.DataFrame({"_row": rows, "_file": pd.Categorical.from_codes(np.zeros(len(src), "int8"), [raw.file])})
     today = pd.Timestamp.now().normalize()
     lo, hi = pd.Timestamp(year=options.min_year, month=1, day=1), today + pd.Timedelta(days=options.max_future_days)
@@ -378,6 +381,56 @@ def convert(raw: RawTable, tm: TableMapping, report: ValidationReport, *, option
     if tm.table == "transactions" and RETURN_FLAG in src:
         out[RETURN_FLAG] = src[RETURN_FLAG].to_numpy(dtype=bool)
     return out
+
+
+# A spreadsheet's summary row names itself in one cell ("Summe", "Total:", "合计") and leaves the product
+# or the date empty; a row with all of them filled is data, whatever its cells say.
+TOTALS_WORDS = frozenset(
+    [
+        *("total", "totals", "grand total", "sum", "subtotal", "sub-total", "sub total"),  # English
+        *("summe", "gesamt", "gesamtsumme", "zwischensumme", "endsumme", "total gesamt"),  # German
+        *("somme", "total général", "sous-total"),  # French
+        *("suma", "total general", "importe total", "subtotal"),  # Spanish
+        *("totale", "totale generale", "somma"),  # Italian
+        *("totaal", "subtotaal", "totaal generaal"),  # Dutch
+        *("合计", "总计", "小计", "合計", "總計", "小計", "итого", "всего"),
+    ]
+)
+
+
+def _blank_or_totals(src: pd.DataFrame, tm: TableMapping, spec, rows: pd.Series, file: str, report) -> np.ndarray:
+    """Rows to leave out of a table, reported as a warning each kind: rows with no value in any cell, and
+    totals rows (a cell that is a totals word, with a required field empty). Anything else stays data
+    and is checked as such."""
+    if src.empty:
+        return np.zeros(0, dtype=bool)
+    blank = src.isna().all(axis=1).to_numpy()
+    required = [c for c, f in tm.columns.items() if f in spec.required]
+    totals = np.zeros(len(src), dtype=bool)
+    if required:
+        gap = src[required].isna().any(axis=1).to_numpy() & ~blank
+        for col in src.columns:
+            if not gap.any():
+                break
+            s = src[col]
+            if not (pd.api.types.is_string_dtype(s) or pd.api.types.is_object_dtype(s)):
+                continue
+            words = s[gap].astype("string").str.strip().str.rstrip(":：").str.lower()
+            hit = words.isin(TOTALS_WORDS).fillna(False).to_numpy(dtype=bool)
+            totals[np.flatnonzero(gap)[hit]] = True
+    for mask, code, what in ((blank, "blank_rows", "empty row"), (totals, "totals_rows", "totals row")):
+        if mask.any():
+            what += "s" if mask.sum() > 1 else ""
+            shown = ", ".join(f"{int(r):,}" for r in rows.to_numpy()[mask][:10]) + (" …" if mask.sum() > 10 else "")
+            report.warning(
+                code,
+                f"left out {int(mask.sum()):,} {what} (row {shown})",
+                file=file,
+                expected="nothing to do: they hold no sales"
+                if code == "blank_rows"
+                else "nothing to do: a sum of the rows above, not a product",
+            )
+    return blank | totals
 
 
 def _attr_name(col: str, taken) -> str:
@@ -508,7 +561,9 @@ def _combine(
             report.warning(
                 "titles_from_ids",
                 f"{n:,} products have no title in any file; their product id is used as the title",
-                expected="a products file with titles, or a title/description column, for text-based predictions",
+                expected="a products file with titles, or a product name column mapped as title (description in "
+                "invoice lines): correct the mapping (mapping --out m.json, then ingest --mapping m.json) "
+                "so the model can read the text",
             )
             title = products["title"] if "title" in products else pd.Series(None, index=products.index, dtype="str")
             products["title"] = title.fillna(products["product_id"])

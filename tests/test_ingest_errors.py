@@ -248,3 +248,26 @@ def test_gzip_and_excel_errors_name_the_file(ws):
     with pytest.raises(IngestError) as ei:
         ingest(ws, "d", [src("book.xlsx", buf.getvalue())])
     assert ei.value.report.errors[0].file == "book.xlsx"
+
+
+def test_blank_rows_and_a_totals_row_are_left_out_and_said(ws):
+    """A spreadsheet export: empty rows between blocks and a "Summe" row at the bottom are left out with a
+    warning; a product that happens to be called "Total" is data, and a row missing its id without a
+    totals word is still an error."""
+    frame = pd.DataFrame(
+        {
+            "Artikelnummer": ["A", None, "Total", "B", None, "Summe"],
+            "Monat": ["2024-01", None, "2024-01", "2024-02", None, None],
+            "Menge": ["3", None, "4", "5", None, "12"],
+        }
+    )
+    buf = io.BytesIO()
+    frame.to_excel(buf, index=False)
+    info = ingest(ws, "d", [src("verkauf.xlsx", buf.getvalue())])
+    by_code = {p["code"]: p for p in info.report["problems"]}
+    assert "left out 2 empty rows (row 3, 6)" in by_code["blank_rows"]["message"]
+    assert "left out 1 totals row (row 7)" in by_code["totals_rows"]["message"]
+    assert ws.load_table("d", "sales")["units"].sum() == 12  # 3 + 4 + 5: the "Summe" row is not counted
+    with pytest.raises(IngestError) as ei:
+        ingest(ws, "e", [src("sales.csv", "product_id,date,units\nA,2024-01-01,3\n,2024-01-08,5\n")])
+    assert [p.code for p in ei.value.report.errors] == ["missing_value"]

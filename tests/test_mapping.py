@@ -107,6 +107,27 @@ def test_a_synonym_inside_a_header_counts_on_whole_words_only():
             {"Rechnungsnummer": "invoice_id", "Bezeichnung": "description", "Preis": "price"},
         ),
         (["Fecha", "Referencia", "Cantidad", "Precio"], "sales", {"Referencia": "product_id", "Cantidad": "units"}),
+        # A German article list and monthly sales with names and groups, Spanish and French order lines.
+        (
+            ["Artikelnummer", "Bezeichnung", "Warengruppe", "Beschreibung", "Preis (EUR)", "Marke"],
+            "products",
+            {"Warengruppe": "category", "Beschreibung": "description", "Preis (EUR)": "price", "Marke": "brand"},
+        ),
+        (
+            ["Artikelnummer", "Artikelbezeichnung", "Warengruppe", "Monat", "Menge"],
+            "sales",
+            {"Artikelbezeichnung": "title", "Warengruppe": "category", "Monat": "date"},
+        ),
+        (
+            ["Fecha", "Pedido", "Referencia", "Producto", "Cantidad", "Precio"],
+            "transactions",
+            {"Producto": "description", "Pedido": "invoice_id", "Cantidad": "quantity"},
+        ),
+        (
+            ["Référence", "Produit", "Catégorie", "Description", "Prix", "Marque"],
+            "products",
+            {"Produit": "title", "Catégorie": "category", "Prix": "price", "Marque": "brand"},
+        ),
     ],
 )
 def test_german_and_spanish_headers(columns, table, expected):
