@@ -601,8 +601,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     )
     for r in exp.top_features(s).itertuples():
         print(f"  feature {r.feature:<20} = {r.input:10.3f}  {r.value:+.4f}")
-    for r in exp.top_tokens(s).itertuples():
-        print(f"  token   {r.token.strip()!r:<20} {r.value:+.4f}")
+    for r in exp.top_tokens(s, words_only=True).itertuples():
+        print(f"  word    {r.token.strip()!r:<20} {r.value:+.4f}")
     return EXIT_OK
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -161,13 +162,30 @@ class Explanation:
     def text_share(self, stage: int) -> float:
         return float(self.tokens.loc[self.tokens["stage"] == stage, "value"].sum())
 
+    def words(self, stage: int) -> pd.DataFrame:
+        """``stage``'s token contributions summed over whole words: the tokenizer's pieces of one word
+        ("Nu", "ss", "k", "nac", "ker") become "Nussknacker" with their total. Columns token, start, end,
+        stage, value, in text order; their values add up to the tokens' (additivity is kept)."""
+        t = self.tokens[self.tokens["stage"] == stage]
+        t = t[t["end"] > t["start"]].sort_values("start", kind="stable")
+        if t.empty:
+            return t.assign(token=t["token"])
+        group = _word_groups(self.text, t["start"].to_numpy(), t["end"].to_numpy())
+        out = t.groupby(group, sort=True).agg(start=("start", "min"), end=("end", "max"), value=("value", "sum"))
+        out["token"] = [self.text[a:b] for a, b in zip(out["start"], out["end"], strict=True)]
+        out["stage"] = stage
+        return out.reset_index(drop=True)[["token", "start", "end", "stage", "value"]]
+
     def top_tokens(self, stage: int, k: int = 5, *, words_only: bool = False) -> pd.DataFrame:
-        """The k tokens that raise ``stage`` most; ``words_only`` skips punctuation and sub-word pieces."""
-        tok = self.tokens["token"].str.strip()
-        t = self.tokens[(self.tokens["stage"] == stage) & (tok != "")]
+        """The k tokens that raise ``stage`` most; ``words_only``: whole words (pieces summed, see
+        ``words``), punctuation and one-letter words left out."""
         if words_only:
+            t = self.words(stage)
             w = t["token"].str.strip()
-            t = t[w.str.len().ge(2) & w.str.contains(r"\w", regex=True) & ~w.str.contains(r"^\W|^#", regex=True)]
+            t = t[w.str.len().ge(2) & w.str.contains(r"\w", regex=True)]
+        else:
+            tok = self.tokens["token"].str.strip()
+            t = self.tokens[(self.tokens["stage"] == stage) & (tok != "")]
         return t.sort_values("value", ascending=False).head(k)
 
     def top_features(self, stage: int, k: int = 5) -> pd.DataFrame:
@@ -432,6 +450,28 @@ def explain_inputs(
     if cache is not None:
         cache.put(key, out)
     return out
+
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def _word_groups(text: str, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """A word number for each token span (sorted by start): a span continues the previous one's word
+    when it starts where that one ends and both touch on letters or digits. Chinese, Japanese and Korean
+    characters stay one each (there are no spaces between their words to go by)."""
+    group = np.zeros(len(starts), dtype=np.int64)
+    for i in range(1, len(starts)):
+        a, b = ends[i - 1], starts[i]
+        joined = (
+            a == b
+            and 0 < a < len(text)
+            and text[a - 1].isalnum()
+            and text[a].isalnum()
+            and not _CJK.match(text[a - 1])
+            and not _CJK.match(text[a])
+        )
+        group[i] = group[i - 1] + (0 if joined else 1)
+    return group
 
 
 def _offsets(text: str, segments: list[str]) -> tuple[list[int], list[int]]:

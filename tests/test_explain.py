@@ -68,6 +68,21 @@ def test_parts_add_up_to_the_model_output(word_model):
             assert exp.text[r.start : r.end] == r.token.strip()
 
 
+def test_word_pieces_are_summed_into_whole_words(word_model):
+    """A long or foreign word is several tokenizer pieces; the sentence and the word lists name the word
+    with the pieces' total, and the total over words is still the text's share (additivity)."""
+    text = "Nussknacker Räuchermännchen 马克杯, lantern-set"
+    exp = explain_inputs(word_model, text, np.zeros(3), cache=None)
+    assert len(exp.tokens[exp.tokens["stage"] == 3]) > 8  # the tokenizer cut the German words in pieces
+    for s in range(4):
+        w = exp.words(s)
+        np.testing.assert_allclose(w["value"].sum(), exp.text_share(s), atol=1e-9)
+        assert {"Nussknacker", "Räuchermännchen", "马", "克", "杯", "lantern", "set"} <= set(w["token"])
+        assert all(text[a:b] == t for a, b, t in zip(w["start"], w["end"], w["token"], strict=True))
+    top = exp.top_tokens(3, 10, words_only=True)["token"]
+    assert "," not in set(top) and "-" not in set(top)
+
+
 def test_the_planted_word_is_the_top_token(word_model):
     exp = explain_inputs(word_model, "plain item number 5 lantern in stock", np.zeros(3), cache=None)
     assert exp.stage == 3
