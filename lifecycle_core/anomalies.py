@@ -17,6 +17,7 @@ import pandas as pd
 
 from .panel import Panel
 from .periods import periods_in, weeks_per_period
+from .seasons import year_back
 from .stages import Stage
 
 TYPES = ("bulk_buying", "abnormal_returns", "spike", "drop")
@@ -113,8 +114,12 @@ def _rolling_median_mad(x: np.ndarray, window: int) -> tuple[np.ndarray, np.ndar
     return _median_mad(np.lib.stride_tricks.sliding_window_view(pad, window, axis=1)[:, :T])
 
 
-def spikes_and_drops(panel: Panel, stages: np.ndarray, active: np.ndarray, policy: AnomalyPolicy) -> pd.DataFrame:
-    """Periods whose units jump far above, or fall far below, the product's recent robust level."""
+def spikes_and_drops(
+    panel: Panel, stages: np.ndarray, active: np.ndarray, policy: AnomalyPolicy, categories: pd.Series | None = None
+) -> pd.DataFrame:
+    """Periods whose units jump far above, or fall far below, the product's recent robust level, unless
+    the whole store or the product's category (``categories``, indexed by product id) moves with it, or
+    the product did the same a year before."""
     u = panel.units
     hist = np.where(active, u, np.nan)
     level, mad = _neighbour_median_mad(hist, policy.history // 2)
@@ -129,6 +134,7 @@ def spikes_and_drops(panel: Panel, stages: np.ndarray, active: np.ndarray, polic
     with np.errstate(invalid="ignore", divide="ignore"):
         others = store - u  # the rest of the store, so one huge order does not hide itself
         store_normal = ((others >= 0.5 * store_level) & (others <= 2.0 * store_level)) | np.isnan(store_level)
+        store_normal &= _category_normal(panel, categories, policy)
         spike = (
             active
             & store_normal
@@ -137,6 +143,12 @@ def spikes_and_drops(panel: Panel, stages: np.ndarray, active: np.ndarray, polic
             & (u - level >= policy.spike_robust_z * np.maximum(spread, 1.0))
         )
         drop = active & store_normal & sells_later & (level >= policy.drop_min_level) & (u <= policy.drop_ratio * level)
+        # The same move a year before, at the same time of year, is the product's season (a Christmas item
+        # in January, a kite in spring), not an anomaly; the first year of a product cannot tell.
+        year = periods_in(52, panel.period)
+        ly_u, ly_level, ly_active = year_back(u, year), year_back(level, year), year_back(active, year) > 0
+        spike &= ~(ly_active & (ly_u >= 0.5 * policy.spike_ratio * ly_level))
+        drop &= ~(ly_active & (ly_u <= 2.0 * policy.drop_ratio * ly_level))
     rows = []
     for kind, mask in (("spike", spike), ("drop", drop)):
         pi, ti = np.nonzero(mask)
@@ -153,6 +165,24 @@ def spikes_and_drops(panel: Panel, stages: np.ndarray, active: np.ndarray, polic
                 zh = f"销量 {v:,.0f} 件，前后各期通常为 {e:,.0f} 件（下降 {1 - v / e:.0%}），{zh_s}：是否缺货或上架问题？"
             rows.append((panel.products[i], panel.periods[t], kind, score, v, e, int(stages[i, t]), en, zh, ""))
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _category_normal(panel: Panel, categories: pd.Series | None, policy: AnomalyPolicy) -> np.ndarray:
+    """(P, T) bool: the rest of the product's category sells within half and twice its usual level (a
+    whole category's season, its January fall after Christmas, is no product anomaly). All True without
+    categories; a category of one product is always normal."""
+    u = panel.units
+    if categories is None:
+        return np.ones(u.shape, dtype=bool)
+    cats = pd.Series(categories).reindex(panel.products).fillna("").astype("str").to_numpy()
+    names, which = np.unique(cats, return_inverse=True)
+    total = np.zeros((len(names), u.shape[1]))
+    np.add.at(total, which, u)
+    cat_level, _ = _neighbour_median_mad(total, policy.history // 2)
+    others = total[which] - u
+    lvl = cat_level[which]
+    with np.errstate(invalid="ignore"):
+        return ((others >= 0.5 * lvl) & (others <= 2.0 * lvl)) | np.isnan(lvl) | (lvl <= 0)
 
 
 def abnormal_returns(
@@ -330,7 +360,7 @@ def detect_anomalies(
     (P, T): the product-periods to judge. Output columns: see COLUMNS."""
     pol = policy or AnomalyPolicy.for_period(panel.period)
     parts = [
-        spikes_and_drops(panel, stages, active, pol),
+        spikes_and_drops(panel, stages, active, pol, categories),
         abnormal_returns(panel, stages, active, categories, pol),
         bulk_buying(transactions, panel, stages, pol)
         if transactions is not None

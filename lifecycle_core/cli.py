@@ -401,7 +401,7 @@ def cmd_actions(args: argparse.Namespace) -> int:
     clear = a[a["action"] == "clearance"]
     print(f"  units to order: {restock['quantity'].sum():,.0f}; capital needed: {restock['capital'].sum():,.2f}")
     print(
-        f"  expected markdown cost: {clear['markdown_cost'].sum():,.2f}; capital released: {-clear['capital'].sum():,.2f}"
+        f"  expected markdown cost: {clear['markdown_cost'].sum():,.2f}; capital released: {-clear['capital'].sum() + 0.0:,.2f}"
     )
     return EXIT_OK
 

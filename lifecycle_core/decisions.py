@@ -17,6 +17,7 @@ from .forecast import ForecastConfig, backtest, forecast_panel
 from .inventory import PROBS, InventoryPolicy, suggest_actions
 from .labeling import LabelRules
 from .periods import PERIOD_DAYS
+from .seasons import seasonal_low
 from .stage_now import current_stages, stage_probabilities, stage_probs_by_origin
 from .stages import Stage
 
@@ -57,7 +58,15 @@ def plan_actions(
     fc = forecast_panel(panel, stage_probs=probs, config=forecast_config).to_frame()
     inventory = ws.load_table(name, "inventory") if "inventory" in info.tables else None
     products = ws.load_table(name, "products")
-    actions = suggest_actions(products, fc, stages, inventory, policy=policy, period_days=PERIOD_DAYS[info.period])
+    actions = suggest_actions(
+        products,
+        fc,
+        stages,
+        inventory,
+        policy=policy,
+        period_days=PERIOD_DAYS[info.period],
+        seasonal=seasonal_low(panel),
+    )
     actions = actions.merge(stages[["product_id", "period"]].rename(columns={"period": "as_of"}), on="product_id")
     return Plan(actions, fc, stages, inventory is not None)
 

@@ -90,6 +90,7 @@ def suggest_actions(
     *,
     policy: InventoryPolicy | None = None,
     period_days: float = 7.0,
+    seasonal: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One suggestion per product in ``stage_probs``.
 
@@ -98,6 +99,8 @@ def suggest_actions(
     stage_probs: product_id and p_introduction, p_growth, p_maturity, p_decline (rows sum to 1).
     inventory: product_id, on_hand, and optionally on_order, lead_time_days, unit_cost, min_order_qty;
     None when the merchant has no stock data (suggestions then come from sales alone, marked as such).
+    seasonal: seasons.seasonal_low's table; a product in a seasonal low is never cleared (its trough is
+    the season: it holds, and the reason says when last year's season came).
 
     Output columns: product_id, title, category, stage, confidence, action, quantity, markdown_pct,
     markdown_price, reason_en, reason_zh, basis, weekly_demand, on_hand, position, cover_before,
@@ -166,7 +169,14 @@ def suggest_actions(
     weeks = period_days / 7.0  # one period in weeks
     remaining = np.where(stage == Stage.DECLINE, pol.decline_selling_weeks, pol.overstock_weeks) / weeks
     overstock = known_stock & (cover_before > pol.overstock_weeks / weeks)
-    clearance = known_stock & ((stage == Stage.DECLINE) | overstock) & (cover_before > remaining) & (on_hand > 0)
+    season_low = np.zeros(P, dtype=bool)
+    season = pd.DataFrame(index=ids)
+    if seasonal is not None and len(seasonal):
+        season = seasonal.drop_duplicates("product_id").set_index("product_id").reindex(ids)
+        season_low = season["seasonal_low"].fillna(False).to_numpy(dtype=bool)
+    clearance = (
+        known_stock & ((stage == Stage.DECLINE) | overstock) & (cover_before > remaining) & (on_hand > 0) & ~season_low
+    )
     growthish = (stage == Stage.GROWTH) | (
         (stage == Stage.MATURITY) & (probs[:, Stage.GROWTH] >= pol.early_maturity_growth_prob)
     )
@@ -195,7 +205,7 @@ def suggest_actions(
         if not known_stock[i]:
             # No stock data: the quantity is the stock level to keep, from sales alone.
             qty[i] = 0.0 if stage[i] == Stage.DECLINE else max(0.0, math.ceil(order_up_to[i]))
-            if stage[i] == Stage.DECLINE and action[i] == "hold" and not watch[i]:
+            if stage[i] == Stage.DECLINE and action[i] == "hold" and not watch[i] and not season_low[i]:
                 action[i] = "clearance"
 
     after = position + np.where(action == "restock", qty, 0.0)
@@ -227,6 +237,10 @@ def suggest_actions(
             "capital": capital.round(2),
             "markdown_cost": md_cost.round(2),
             "floor_price": np.round(floor, 2),
+            "seasonal_low": season_low,
+            "last_year_weekly": (col(season, "last_year", np.nan) / weeks).round(2),
+            "season_peak_weekly": (col(season, "season_peak", np.nan) / weeks).round(2),
+            "weeks_to_season_peak": (col(season, "periods_to_peak", np.nan) * weeks).round(0),
         }
     )
     reasons = [_reasons(r, probs[k], pol) for k, r in enumerate(out.itertuples(index=False))]
@@ -307,6 +321,14 @@ def _reasons(r, probs: np.ndarray, pol: InventoryPolicy) -> tuple[str, str]:
             f"{r.expected_sell_through:.0%} of {r.on_hand:,.0f} units.",
             f"{zh_stage}，库存可售 {_fmt(r.cover_before)} 周，预计仅剩约 {left:.0f} 周可售：建议降价 {r.markdown_pct:.0f}% "
             f"至 {r.markdown_price:,.2f}（底价 {r.floor_price:,.2f}），预计售出 {r.on_hand:,.0f} 件中的 {r.expected_sell_through:.0%}。",
+        )
+    if r.action == "hold" and r.seasonal_low and s != Stage.GROWTH:
+        return (
+            f"Seasonal low, not the end of its life: a year ago it sold {r.last_year_weekly:,.1f} units a week at "
+            f"this time and {r.season_peak_weekly:,.1f} a week about {r.weeks_to_season_peak:.0f} weeks later, and "
+            f"it sells as much as then; hold the stock for the season, no clearance (stage: {en_stage}).",
+            f"季节性低谷，而非生命周期结束：去年此时每周售出 {r.last_year_weekly:,.1f} 件，约 {r.weeks_to_season_peak:.0f} 周后"
+            f"达到每周 {r.season_peak_weekly:,.1f} 件，目前销量不低于去年同期；保留库存迎接旺季，不要清仓（阶段：{zh_stage}）。",
         )
     if r.action == "promote":
         stock_en = f" with {_fmt(r.cover_before)} weeks of stock to back it" if not no_inv else tail_en

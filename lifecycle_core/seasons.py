@@ -53,7 +53,7 @@ def season_features(panel: Panel, categories: pd.Series | None = None) -> dict[s
         "season_cos": np.broadcast_to(np.cos(angle), (P, T)).copy(),
     }
     level = np.log1p(trailing_sum(u, w4) / trailing_count(T, w4)) if T else np.zeros((P, 0))
-    out["own_last_year"] = _year_back(level, year) - _running_max(level)
+    out["own_last_year"] = year_back(level, year) - _running_max(level)
 
     cats = (
         pd.Series(categories).reindex(panel.products).fillna("").astype("str").to_numpy()
@@ -64,8 +64,8 @@ def season_features(panel: Panel, categories: pd.Series | None = None) -> dict[s
     cat_units = np.zeros((len(names), T))
     np.add.at(cat_units, which, u)
     cat_level = np.log1p(trailing_sum(cat_units, w4) / trailing_count(T, w4)) if T else np.zeros((len(names), 0))
-    out["cat_last_year"] = (_year_back(cat_level, year) - _running_max(cat_level))[which]
-    ahead = _year_back(cat_level, year - w8) - _year_back(cat_level, year)
+    out["cat_last_year"] = (year_back(cat_level, year) - _running_max(cat_level))[which]
+    ahead = year_back(cat_level, year - w8) - year_back(cat_level, year)
     out["cat_ahead_last_year"] = ahead[which]
     since, to = _peak_in_last_year(cat_level, year)
     out["weeks_since_cat_peak"] = (since * wpp)[which]
@@ -74,7 +74,7 @@ def season_features(panel: Panel, categories: pd.Series | None = None) -> dict[s
     return out
 
 
-def _year_back(x: np.ndarray, lag: int) -> np.ndarray:
+def year_back(x: np.ndarray, lag: int) -> np.ndarray:
     """x[:, t - lag], NaN where t - lag < 0. Shape kept."""
     out = np.full(x.shape, np.nan)
     if 0 <= lag < x.shape[1]:
@@ -100,3 +100,46 @@ def _peak_in_last_year(level: np.ndarray, year: int) -> tuple[np.ndarray, np.nda
     since[:, year - 1 :] = (year - 1) - arg
     to = np.where(np.isnan(since), np.nan, np.mod(year - since, year))
     return since, to
+
+
+# A product is in a seasonal low when, a year before, its level at this time of year was followed within
+# half a year by a season at least SEASON_RISE times higher, and it sells now at least SAME_AS_LAST_YEAR
+# of what it sold then (not falling year on year). Its trough is the season, not the end of its life.
+SEASON_RISE = 3.0
+SAME_AS_LAST_YEAR = 0.5
+SEASON_MIN_UNITS = 5.0  # last year's season peak, units per period: fewer is noise
+
+
+def seasonal_low(panel: Panel, t: int | None = None) -> pd.DataFrame:
+    """Per product at period ``t`` (default: the last), from its own sales a year before: product_id,
+    seasonal_low (bool), now (mean units per period over the last 4 weeks), last_year (the same a year
+    before), season_peak (last year's highest 4-week level within the half year after that date),
+    periods_to_peak (how far after that date it came). A product with less than a year and a half of
+    history is never in a seasonal low (there is no season to go by)."""
+    u = panel.units
+    P, T = u.shape
+    t = T - 1 if t is None else int(t)
+    year, half, w4 = periods_in(52, panel.period), periods_in(26, panel.period), periods_in(4, panel.period)
+    out = pd.DataFrame({"product_id": panel.products, "seasonal_low": False})
+    for c in ("now", "last_year", "season_peak", "periods_to_peak"):
+        out[c] = np.nan
+    if t - year - w4 + 1 < 0 or T == 0:
+        return out
+    level = trailing_sum(u, w4) / trailing_count(T, w4)  # (P, T) mean units per period over 4 weeks
+    then = t - year
+    window = level[:, then + 1 : min(then + half, t) + 1]
+    now, last = level[:, t], level[:, then]
+    peak = window.max(axis=1) if window.shape[1] else np.zeros(P)
+    to_peak = window.argmax(axis=1) + 1 if window.shape[1] else np.zeros(P)
+    sold_before = (u[:, : then + 1] > 0).any(axis=1)
+    low = (
+        sold_before
+        & (peak >= SEASON_MIN_UNITS)
+        & (peak >= SEASON_RISE * np.maximum(last, 1e-9))
+        & (now >= SAME_AS_LAST_YEAR * last)
+        & (now * SEASON_RISE <= peak)  # still below the coming season: at the peak it is no low
+    )
+    out["seasonal_low"] = low
+    out["now"], out["last_year"], out["season_peak"] = now.round(2), last.round(2), peak.round(2)
+    out["periods_to_peak"] = np.where(low, to_peak, np.nan)
+    return out

@@ -134,3 +134,27 @@ def test_flagged_rows_can_be_left_out():
 def test_policy_is_validated():
     with pytest.raises(ValueError, match="ratios"):
         AnomalyPolicy(spike_ratio=1.0)
+
+
+def test_a_season_is_no_anomaly_but_a_one_off_drop_still_is():
+    """Three years of weekly sales of a Christmas category: its January falls and December peaks move the
+    whole category (and repeat a year later), so none is flagged; a one-off empty week in July is."""
+    weeks = pd.date_range("2022-01-03", periods=156, freq="W-MON")
+    rng = np.random.default_rng(1)
+    season = np.where(weeks.month == 12, 8.0, np.where(weeks.month == 11, 3.0, 1.0))
+    units = rng.poisson(40 * season[None, :] * rng.uniform(0.8, 1.2, (6, 1))).astype(float)
+    july = int(np.flatnonzero((weeks.month == 7) & (weeks.year == 2023))[1])
+    units[2, july] = 0
+    vals = {"units": units}
+    panel = Panel(pd.Index([f"X{i}" for i in range(6)], dtype="str"), weeks, "W", vals, {"units": units > 0})
+    P, T = units.shape
+    cats = pd.Series("Weihnachtsdeko", index=panel.products)
+    flags = detect_anomalies(panel, np.full((P, T), 2), np.ones((P, T), bool), categories=cats)
+    drops = flags[flags["type"] == "drop"]
+    assert list(zip(drops["product_id"], drops["period"], strict=True)) == [("X2", weeks[july])]
+    assert not (flags["type"] == "spike").any()
+    # One product alone (no category to move with it): its seasonal moves repeat a year later and are
+    # not flagged then; only its first season, with no year before to go by, can be.
+    alone = Panel(pd.Index(["X0"], dtype="str"), weeks, "W", {"units": units[:1]}, {"units": units[:1] > 0})
+    f1 = detect_anomalies(alone, np.full((1, T), 2), np.ones((1, T), bool))
+    assert (pd.to_datetime(f1["period"]) < weeks[52 + 8]).all()

@@ -26,6 +26,7 @@ def _case(
     inventory=True,
     policy=None,
     probs=None,
+    seasonal=None,
 ):
     products = pd.DataFrame(
         {"product_id": ["A"], "title": ["Mug"], "category": ["Kitchen"], "price": [price], "unit_cost": [unit_cost]}
@@ -49,7 +50,7 @@ def _case(
         if inventory
         else None
     )
-    return suggest_actions(products, fc, sp, inv, policy=policy).iloc[0]
+    return suggest_actions(products, fc, sp, inv, policy=policy, seasonal=seasonal).iloc[0]
 
 
 def test_order_up_to_and_safety_stock_by_hand():
@@ -142,3 +143,19 @@ def test_policy_is_validated():
         InventoryPolicy(markdown_ladder=(0.3, 0.1))
     with pytest.raises(ValueError, match="price_elasticity"):
         InventoryPolicy(price_elasticity=0.5)
+
+
+def test_a_seasonal_low_is_held_for_the_season_not_cleared():
+    """A Christmas item in June: Decline by the stage estimate, overstocked against June demand, but a year
+    ago it sold as little at this time and 30x more half a year later: hold, and say why."""
+    season = pd.DataFrame(
+        {"product_id": ["A"], "seasonal_low": [True], "now": [2.0], "last_year": [2.0], "season_peak": [60.0]}
+    ).assign(periods_to_peak=[26.0])
+    for inventory in (True, False):
+        r = _case(stage="decline", demand=2, sigma=1, on_hand=400, inventory=inventory, seasonal=season)
+        assert r.action == "hold" and r.seasonal_low, inventory
+        assert "Seasonal low" in r.reason_en and "60.0 a week about 26 weeks later" in r.reason_en
+        assert "季节性低谷" in r.reason_zh
+    # Not in a seasonal low (it sells less than half of last year's): cleared as before.
+    falling = season.assign(seasonal_low=[False])
+    assert _case(stage="decline", demand=2, sigma=1, on_hand=400, seasonal=falling).action == "clearance"

@@ -222,3 +222,24 @@ def test_text_vectors_batch_by_length_and_read_as_one_text_at_a_time():
     together = text_vectors(texts)
     alone = np.stack([text_vectors([t])[0] for t in texts])
     np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+def test_seasonal_low_reads_the_products_own_last_year():
+    """Monthly, 30 months to June: a Christmas item selling as much as last June is in a seasonal low
+    (its season 6 months on); one selling a fifth of last June is declining; a product with half a year
+    of history, or a steady one, is in no seasonal low."""
+    from lifecycle_core.panel import Panel
+    from lifecycle_core.seasons import seasonal_low
+
+    periods = pd.date_range("2022-01-01", periods=30, freq="MS")
+    xmas = np.where(periods.month == 12, 800.0, np.where(periods.month.isin([10, 11]), 250.0, 30.0))
+    fading = xmas * np.where(periods >= "2024-01-01", 0.2, 1.0)
+    young = np.where(periods >= "2024-01-01", 40.0, 0.0)
+    steady = np.full(30, 100.0)
+    units = np.vstack([xmas, fading, young, steady])
+    panel = Panel(pd.Index(["xmas", "fading", "young", "steady"], dtype="str"), periods, "M", {"units": units}, {})
+    s = seasonal_low(panel).set_index("product_id")
+    assert s["seasonal_low"].to_dict() == {"xmas": True, "fading": False, "young": False, "steady": False}
+    assert s.loc["xmas", "periods_to_peak"] == 6 and s.loc["xmas", "season_peak"] == 800
+    assert not seasonal_low(panel, t=11)["seasonal_low"].any()  # no year and a half of history yet
+    assert not seasonal_low(panel, t=23).set_index("product_id").loc["xmas", "seasonal_low"]  # December: the peak
