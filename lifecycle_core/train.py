@@ -377,7 +377,7 @@ def _too_few_hint(ex, split: str) -> str:
         f"{r.min_total_units:g} units ({r.volume_basis or 'given'}); "
     )
     if split == "time":
-        hint += "ingest a longer history or more products, or train with the product split"
+        hint += "ingest a longer history or more products, or train with the product split (--split product; on the Train page: Validate on, unseen products)"
     else:
         hint += "ingest more products"
     return hint

@@ -120,7 +120,12 @@ def train_stacked(
     y = f["stage"].to_numpy()
     labeled = y >= 0
     tr, va = labeled & (which == TRAIN), labeled & (which == VAL)
-    if tr.sum() < 8 or va.sum() < 2:
+    # Few validation products (a small catalog): one validation set cannot tell the parts apart (a few
+    # dozen products decide), so parts, rounds and the temperature come from cross-validation over product
+    # folds of the training and validation rows, and the booster is then trained on all of them. Such a
+    # catalog can do without validation labels (a short, sparse history whose held-out products have none).
+    cv = _CrossValidation.plan(pids, tr, va, y, seed=cfg.seed)
+    if tr.sum() < 8 or (va.sum() < 2 and cv is None):
         raise ValueError(
             f"dataset {name!r} has {int(tr.sum())} training and {int(va.sum())} validation labels on the "
             f"{cfg.split} split ({int(labeled.sum())} labeled product-periods of {len(f)}); need at least 8 and 2: "
@@ -147,11 +152,6 @@ def train_stacked(
     available = {p: [c for c in cols if c in informative] for p, cols in PARTS.items()}
     history = [{"inputs": p, "skipped": "no values on the training rows"} for p, c in available.items() if not c]
     fits: dict[tuple[str, ...], _Fit] = {}
-
-    # Few validation products (a small catalog): one validation set cannot tell the parts apart (a few
-    # dozen products decide), so parts, rounds and the temperature come from cross-validation over product
-    # folds of the training and validation rows, and the booster is then trained on all of them.
-    cv = _CrossValidation.plan(pids, tr, va, y, seed=cfg.seed)
 
     def fit(parts_: tuple[str, ...]) -> _Fit:
         """Boosting with the signals and ``parts_``, scored on the validation rows, or on every training

@@ -196,6 +196,26 @@ def test_a_small_catalog_trains_on_training_and_validation_rows(trained):
     assert meta["training"]["n_train"] > 0 and meta["training"]["steps"] >= 1
 
 
+def test_a_short_sparse_history_without_validation_labels_still_trains(trained, tmp_path):
+    """A compact time split validates on a share of the products; on a small, sparse catalog those can
+    all be unlabeled. Cross-validation over product folds does not need them, so training goes on."""
+    from lifecycle_core.splits import SplitConfig, _product_fraction
+    from lifecycle_core.train_stacked import _CrossValidation
+
+    pids = np.repeat([f"P{i}" for i in range(30)], 20)
+    none = np.zeros(len(pids), dtype=bool)
+    assert _CrossValidation.plan(pids, ~none, none, np.zeros(len(pids), dtype=int)) is not None
+    _, base = trained
+    ws = demo_workspace(tmp_path, 30, 30, seed=2)  # 30 weeks: the compact layout
+    products = ws.load_table("demo", "products")["product_id"].to_numpy()
+    # A seed whose 1 % validation share holds none of the 30 products: no validation rows at all.
+    seed = next(k for k in range(100) if not _product_fraction(products, 0.01, salt=f"val:{k}").any())
+    split = SplitConfig(val_fraction=0.01, seed=seed)
+    res = train(ws, "demo", TrainConfig(base_model=str(base)), output_dir=tmp_path / "m", split=split)
+    assert res.model.training["n_val"] == 0 and res.model.training["n_train"] > 0
+    assert "cross-validation by product" in res.metrics["selection"]
+
+
 def test_young_rows_get_their_own_calibration_and_older_rows_keep_theirs():
     """Young products' stage mix differs (the label rules): one temperature left Online Retail II's
     cold-start slice at ECE 0.090. Vector scaling fitted on young validation rows moves only them."""
