@@ -141,6 +141,8 @@ def _date(name: str, required: bool, extra: tuple[str, ...] = ()) -> Field:
 
 
 # A sales or order file's product name and category columns, in the languages of the products table.
+# "Product" and "article" in the shop languages: a product's name in products, sales and order lines.
+PRODUCT_WORDS = ("produkt", "artikel", "produit", "libellé", "producto", "artículo", "prodotto", "articolo")
 _SHOP_TITLES = (
     *("title", "product name", "name", "商品名称", "品名", "bezeichnung", "artikelbezeichnung", "produktname"),
     *("produkt", "artikel", "désignation", "produit", "nom du produit", "libellé", "producto"),
@@ -181,15 +183,8 @@ PRODUCTS = TableSpec(
                 "nombre del producto",
                 "nome prodotto",
                 "productnaam",
-                "produkt",
-                "artikel",
                 "artikelname",
-                "produit",
-                "libellé",
-                "producto",
-                "artículo",
-                "prodotto",
-                "articolo",
+                *PRODUCT_WORDS,
             ),
             doc="the product's name as shown to shoppers",
         ),
@@ -540,14 +535,7 @@ TRANSACTIONS = TableSpec(
                 "descripción",
                 "descrizione",
                 "omschrijving",
-                "produkt",
-                "artikel",
-                "produit",
-                "libellé",
-                "producto",
-                "artículo",
-                "prodotto",
-                "articolo",
+                *PRODUCT_WORDS,
             ),
         ),
         Field("country", TEXT, False, ("country", "region", "market", "国家", "地区", "land", "pays", "país", "paese")),
