@@ -261,14 +261,21 @@ def test_after_sign_in_uploads_pass_the_gate(browser, tmp_path):
 def test_uploads_before_sign_in_are_refused_by_the_server(tmp_path):
     """With a password set, the server refuses files from a session that has not signed in (Streamlit's
     own endpoint took them: five 20 MiB files grew the server by 100 MiB)."""
-    import urllib.error
+    import http.client
 
     with _serve(tmp_path, LIFECYCLE_WORKSPACE=str(tmp_path / "ws"), LIFECYCLE_PASSWORD="s3cret-pass") as url:
         assert urllib.request.urlopen(url, timeout=10).status == 200  # the page (its sign-in form) is served
-        req = urllib.request.Request(f"{url}/_stcore/upload_file/some-session/file-1", data=b"x" * 2**20, method="PUT")
-        with pytest.raises(urllib.error.HTTPError) as err:
-            urllib.request.urlopen(req, timeout=10)
-        assert err.value.code == 403 and err.value.read() == b"sign in before uploading files"
+        # The request announces a 1 MiB body and waits (Expect: 100-continue) before sending it: the server
+        # must refuse from the headers alone. Sending the body at once raced the refusal: the server closes
+        # the connection unread, and the client's write failed with a broken pipe (CI, once).
+        con = http.client.HTTPConnection(url.removeprefix("http://"), timeout=10)
+        con.putrequest("PUT", "/_stcore/upload_file/some-session/file-1")
+        con.putheader("Content-Length", str(2**20))
+        con.putheader("Expect", "100-continue")
+        con.endheaders()
+        reply = con.getresponse()  # a server that read on would answer 100 Continue and then time out here
+        assert reply.status == 403 and reply.read() == b"sign in before uploading files"
+        con.close()
 
 
 def _session_of(url: str, cookie: str, resume: str | None = None) -> str:
