@@ -699,7 +699,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--period",
         default="auto",
         choices=["auto", "D", "W", "M"],
-        help="aggregation period: auto (the data's own rhythm; invoice lines: weeks) or D/W/M, coarser than the data",
+        help="aggregation period: auto (the data's own rhythm; invoice lines: weeks, or months when sparse) or D/W/M, coarser than the data",
     )
     p.add_argument("--date-order", default="auto", choices=["auto", "day-first", "month-first"])
     p.add_argument("--max-mb", type=float, default=512, help="largest file accepted, MiB (after decompression)")

@@ -27,10 +27,12 @@ from .periods import (
     AGGREGATED_WORDS,
     PERIODS,
     RHYTHM_WORDS,
+    Rhythm,
     check_aggregation,
     check_period,
     infer_rhythm,
     period_start,
+    sparse_weeks,
 )
 from .plan import FilePlan, plan_files
 from .privacy import mask_series, pseudonymize
@@ -53,7 +55,8 @@ def _no_progress(_f: float, _msg: str) -> None:
 class IngestOptions:
     """Settings of one ingest; saved with the dataset.
 
-    ``period``: "auto" (the rhythm of the sales dates: daily, weekly or monthly; invoice lines weekly),
+    ``period``: "auto" (the rhythm of the sales dates: daily, weekly or monthly; invoice lines weekly,
+    monthly when they are sparse: ``periods.sparse_weeks``),
     or "D", "W", "M" to aggregate to that period (coarser than the data only)."""
 
     period: str = "auto"
@@ -677,8 +680,15 @@ def _choose_period(cat: dict[str, pd.DataFrame], options: IngestOptions, report:
     """The period sales are aggregated to: the data's own rhythm for ``auto``, else the user's choice
     when it is not finer than the data (reported as an error otherwise). Recorded in ``report.info``."""
     if "transactions" in cat:
-        rhythm = infer_rhythm(cat["transactions"]["product_id"], cat["transactions"]["timestamp"], events=True)
-        file = str(cat["transactions"]["_file"].iloc[0]) if len(cat["transactions"]) else None
+        lines = cat["transactions"]
+        rhythm = infer_rhythm(lines["product_id"], lines["timestamp"], events=True)
+        file = str(lines["_file"].iloc[0]) if len(lines) else None
+        sparse = None
+        if options.period == "auto":
+            sold = lines["quantity"].where(~lines["is_return"].astype(bool), 0.0)
+            sparse = sparse_weeks(lines["product_id"], lines["timestamp"], sold)
+        if sparse:
+            rhythm = Rhythm("M", "events", f"{rhythm.evidence}; {sparse}")
     else:
         s = cat["sales"]
         rhythm = infer_rhythm(s["product_id"], s["date"])

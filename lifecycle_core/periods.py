@@ -78,7 +78,8 @@ class Rhythm:
     """What the dates of a sales file say about its grain.
 
     ``period``: the finest period the data supports ("D", "W", "M"); ``kind``: "daily", "weekly",
-    "monthly", "events" (invoice lines or orders with their own timestamps, aggregated to weeks), or
+    "monthly", "events" (invoice lines or orders with their own timestamps, aggregated to weeks,
+    or to months when they are sparse: ``sparse_weeks``), or
     "quarterly" / "yearly" (too coarse to read: refused at ingest);
     ``evidence``: the observation behind the guess, in words; ``share``: the share of dates that fit it."""
 
@@ -159,6 +160,47 @@ def infer_rhythm(product_ids: pd.Series, dates: pd.Series, *, events: bool = Fal
     daily = float((gaps == 1).mean()) if len(gaps) else 0.0
     return Rhythm(
         "D", "daily", f"dates on {weekday.size} weekdays, {daily:.0%} of consecutive dates one day apart", 1.0
+    )
+
+
+# Order lines this thin are read in months: a week the median product sells at all holds fewer units than
+# this, so its weekly curve is mostly noise (Poisson: 2 units a week vary by +-70 %, a month of them by
+# +-35 %) and the labels flicker between stages from one week to the next. A Spanish shop's 40 products
+# (1.9 units per selling week) labelled 53 % of weeks Decline, with Introduction -> Decline -> Growth
+# flicker; in months 23 %, and the rule agreement kappa 0.26 -> 0.40. Online Retail II's wholesalers
+# (10.9 units) stay weekly.
+SPARSE_UNITS_PER_WEEK = 4.0
+# ... and only with this much history: months of a shorter one are too few periods to read a stage from.
+SPARSE_MIN_MONTHS = 12
+
+
+def sparse_weeks(product_ids: pd.Series, timestamps: pd.Series, units: pd.Series) -> str | None:
+    """Why order lines are too sparse to read in weeks (in words), or None when weeks hold enough.
+
+    Sparse: the median product sells fewer than ``SPARSE_UNITS_PER_WEEK`` units in the weeks it sells at
+    all, over at least ``SPARSE_MIN_MONTHS`` calendar months of history. ``units``: the sold units of
+    each line (returns as 0); lines without a date are ignored."""
+    ts = pd.to_datetime(pd.Series(timestamps).reset_index(drop=True), errors="coerce")
+    q = pd.to_numeric(pd.Series(units).reset_index(drop=True), errors="coerce").fillna(0.0).clip(lower=0.0)
+    ok = ts.notna() & (q > 0)
+    if not ok.any():
+        return None
+    ts = ts[ok]
+    months = ts.dt.year * 12 + ts.dt.month
+    span = int(months.max() - months.min()) + 1
+    if span < SPARSE_MIN_MONTHS:
+        return None
+    frame = pd.DataFrame(
+        {"p": pd.Series(product_ids).reset_index(drop=True)[ok].to_numpy(), "w": period_start(ts, "W").to_numpy()}
+    )
+    weekly = frame.assign(q=q[ok].to_numpy()).groupby(["p", "w"], sort=False, observed=True)["q"].sum()
+    per_product = weekly.groupby(level=0, sort=False, observed=True).mean()
+    median = float(per_product.median())
+    if median >= SPARSE_UNITS_PER_WEEK:
+        return None
+    return (
+        f"the median product sells {median:.1f} units in a week it sells (fewer than {SPARSE_UNITS_PER_WEEK:g}) "
+        f"over {span} months, so weeks are mostly noise"
     )
 
 

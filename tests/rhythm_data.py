@@ -1,5 +1,6 @@
 """Sales files of other rhythms than the demo's weeks, made in the test: monthly (dates on the 1st or on
-month ends), daily, a short 15-month catalog and a sparse one with a few units per product and month.
+month ends), daily, a short 15-month catalog, a sparse one with a few units per product and month, and
+order lines of a small shop whose products sell a unit or two at a time.
 
     python -c "from tests.rhythm_data import write_monthly; print(write_monthly('/tmp/m', anchor='end'))"
 
@@ -84,6 +85,45 @@ def sparse_catalog(n_products: int = 300, n_months: int = 101, *, seed: int = 0)
         }
     )
     return {"products": products, "sales": sales}
+
+
+def order_lines(n_products: int = 40, n_weeks: int = 78, *, peak: float = 2.0, seed: int = 0) -> pd.DataFrame:
+    """Order lines of a shop whose products peak at about ``peak`` units a week (Bass-like humps, Poisson
+    weeks), one or two units per line at a random hour of the week, a few lines returned later."""
+    rng = np.random.default_rng(seed)
+    launch = rng.integers(-8, n_weeks // 2, n_products)
+    life = rng.uniform(30, 90, n_products)
+    t = np.arange(n_weeks)[None, :] - launch[:, None]
+    x = np.clip(t / life[:, None], 0, None)
+    shape = np.where(t >= 0, (x / 0.33) * np.exp(1 - x / 0.33), 0.0)
+    weekly = rng.poisson(peak * rng.uniform(0.5, 1.5, n_products)[:, None] * shape)
+    pi, wi = np.nonzero(weekly)
+    rows = []
+    for p, w in zip(pi, wi, strict=True):
+        left = int(weekly[p, w])
+        while left > 0:
+            q = min(left, int(rng.integers(1, 3)))
+            left -= q
+            rows.append((p, w, q))
+    p, w, q = (np.array(c) for c in zip(*rows, strict=True))
+    start = pd.Timestamp("2023-01-02")
+    when = start + pd.to_timedelta(w * 7 * 24 + rng.integers(0, 7 * 24, len(w)), unit="h")
+    lines = pd.DataFrame(
+        {
+            "Pedido": [f"P{i:06d}" for i in range(len(w))],
+            "Fecha": when.strftime("%Y-%m-%d %H:%M"),
+            "SKU": [f"ES-{i:03d}" for i in p],
+            "Cantidad": q,
+            "Precio": np.round(9.5 + p % 7 * 4.0, 2),
+        }
+    )
+    back = rng.random(len(lines)) < 0.03  # returns: the same product, a week later, negative quantity
+    ret = lines[back].assign(
+        Pedido=lambda d: "R" + d["Pedido"].str[1:],
+        Fecha=(when[back] + pd.Timedelta(days=7)).strftime("%Y-%m-%d %H:%M"),
+        Cantidad=lambda d: -d["Cantidad"],
+    )
+    return pd.concat([lines, ret], ignore_index=True)
 
 
 def write(tables: dict[str, pd.DataFrame], out_dir: str | Path) -> list[Path]:

@@ -311,3 +311,32 @@ def test_a_monthly_export_with_a_month_column_and_month_names_ingests(tmp_path):
     info = ingest(ws, "m", [SourceFile("月度销量.csv", table.to_csv(index=False).encode("gbk"))])
     assert info.period == "M" and info.counts["periods"] == 14
     assert info.sources[0]["mapping"]["月份"] == "date"
+
+
+def _lines_source(tmp_path, name, **kw) -> SourceFile:
+    path = tmp_path / f"{name}.csv"
+    rhythm_data.order_lines(**kw).to_csv(path, index=False)
+    return SourceFile.from_path(path)
+
+
+def _stage_changes(ws: Workspace, name: str) -> float:
+    """Changes of stage per labelled product (Introduction -> Decline -> Growth flicker counts twice)."""
+    labels = label_panel(build_panel(ws.load_table(name, "sales"), ws.dataset(name).period))
+    runs = [row[row >= 0] for row in labels.stage]
+    return float(np.mean([np.count_nonzero(np.diff(r)) for r in runs if len(r)]))
+
+
+def test_sparse_order_lines_are_read_in_months(tmp_path):
+    """A small shop selling a unit or two at a time: its weeks are noise, so auto reads months (and says
+    why); the user can still ask for weeks; busy lines, or sparse ones with a short history, stay weekly."""
+    ws = Workspace(tmp_path / "ws")
+    sparse = ingest(ws, "sparse", [_lines_source(tmp_path, "pedidos", peak=2.0)])
+    assert sparse.period == "M"
+    message = sparse.report["info"]["rhythm"]["message"]
+    assert "median product sells 2.0 units in a week it sells" in message and "aggregated to calendar months" in message
+    weekly = ingest(ws, "weekly", [_lines_source(tmp_path, "pedidos", peak=2.0)], options=IngestOptions(period="W"))
+    assert weekly.period == "W" and weekly.counts["units"] == sparse.counts["units"]
+    assert _stage_changes(ws, "sparse") < _stage_changes(ws, "weekly")  # months flicker less
+    busy = ingest(ws, "busy", [_lines_source(tmp_path, "busy", peak=12.0)])
+    short = ingest(ws, "short", [_lines_source(tmp_path, "short", peak=2.0, n_weeks=30)])
+    assert (busy.period, short.period) == ("W", "W")
