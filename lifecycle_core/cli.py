@@ -533,7 +533,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - started
     if not args.latest:
         store_predictions(ws, args.model, args.dataset, preds)
-    export.write(preds, args.out, sheet="predictions")
+    export.write(_with_titles(ws, args.dataset, preds), args.out, sheet="predictions")
     print(f"{len(preds):,} predictions -> {args.out} ({seconds:,.1f} s{', int8' if args.int8 else ''})")
     if args.int8 and neural:
         ex = model_examples(ws, args.dataset, model)
@@ -548,6 +548,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for stage, n in preds["stage_en"].value_counts().items():
         print(f"  {stage:<13}{n:>9,}")
     return EXIT_OK
+
+
+def _with_titles(ws, dataset: str, frame):
+    """``frame`` with each product's title and category next to its id, for a file read by people."""
+    products = ws.load_table(dataset, "products").drop_duplicates("product_id").set_index("product_id")
+    out = frame.copy()
+    for k, col in enumerate(c for c in ("title", "category") if c in products and c not in frame):
+        out.insert(1 + k, col, products[col].reindex(out["product_id"]).to_numpy())
+    return out
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:

@@ -66,9 +66,21 @@ def plan_actions(
         policy=policy,
         period_days=PERIOD_DAYS[info.period],
         seasonal=seasonal_low(panel),
+        last_sale=_last_sale(panel),
+        as_of=panel.periods[-1] if len(panel.periods) else None,
     )
     actions = actions.merge(stages[["product_id", "period"]].rename(columns={"period": "as_of"}), on="product_id")
     return Plan(actions, fc, stages, inventory is not None)
+
+
+def _last_sale(panel) -> pd.Series:
+    """product_id -> the start of its last period with units sold (NaT for a product that never sold)."""
+    sold = panel.units > 0
+    last = np.where(sold.any(axis=1), sold.shape[1] - 1 - sold[:, ::-1].argmax(axis=1), -1)
+    dates = pd.Series(panel.periods[np.maximum(last, 0)], index=panel.products) if len(panel.periods) else None
+    if dates is None:
+        return pd.Series(pd.NaT, index=panel.products)
+    return dates.where(last >= 0)
 
 
 def stage_matrix(ex: Examples) -> np.ndarray:

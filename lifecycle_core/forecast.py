@@ -6,6 +6,9 @@ print(backtest(Workspace('ws'), 'demo'))"
 The method is deliberately simple and fast enough for 100,000 products: Holt's linear trend, whose
 trend is damped by the product's life-cycle stage (a growing product keeps its trend, a mature one
 flattens, a declining one keeps falling but slows), switching to Croston-SBA for intermittent demand.
+A product that has stopped selling (silent longer than half a year, than three of its usual gaps and than
+any silence it came back from) is forecast to sell nothing: Croston's rate only moves when a sale comes,
+so it would forecast a delisted product's old rate for ever.
 Intervals come from the product's own one-step-ahead errors, widened with the horizon.
 """
 
@@ -25,6 +28,7 @@ from .stages import Stage
 FORECAST_WEEKS = {
     "horizon": (8.0, 1),
     "intermittent_window": (26.0, 3),
+    "stopped_window": (26.0, 3),
     "error_window": (26.0, 3),
     "season": (52.0, 2),
     "min_history": (26.0, 3),
@@ -50,6 +54,9 @@ class ForecastConfig:
     interval: float = 0.8  # central prediction-interval coverage
     error_window: int = 26  # periods of one-step errors behind the interval width
     intermittent_window: int = 26
+    # Silent this many periods past the last sale (and longer than 3 usual gaps and than any earlier
+    # silence it came back from, so a seasonal product between its seasons is not stopped): forecast 0.
+    stopped_window: int = 26
     season: int = 52  # periods in a year (seasonal-naive baseline)
     min_history: int = 26  # periods of history before a backtest origin
     origin_spacing: int = 4  # periods between backtest origins
@@ -90,7 +97,7 @@ class Forecast:
     lower: np.ndarray
     upper: np.ndarray
     sigma: np.ndarray  # standard deviation of demand per step (units)
-    method: np.ndarray  # (P,) "holt", "croston" or "none"
+    method: np.ndarray  # (P,) "holt", "croston", "stopped" (sells nothing: see ``stopped``) or "none"
 
     def to_frame(self) -> pd.DataFrame:
         P, H = self.mean.shape
@@ -146,7 +153,10 @@ def forecast_panel(
     if inter.any():
         cro = _croston_sba(y[inter], cfg.croston_alpha)
         mean[inter] = cro[:, None]
-    method = np.where(first < 0, "none", np.where(inter, "croston", "holt")).astype(object)
+    stopped = stopped_selling(y, cfg.stopped_window)
+    mean[stopped] = 0.0
+    method = np.where(first < 0, "none", np.where(stopped, "stopped", np.where(inter, "croston", "holt")))
+    method = method.astype(object)
     mean[first < 0] = 0.0
 
     # Interval: RMS of one-step errors over the recent window, growing like sqrt(h); never narrower
@@ -158,6 +168,7 @@ def forecast_panel(
         np.where(ok.sum(axis=1) > 0, np.nansum(np.where(ok, e * e, 0), axis=1) / np.maximum(ok.sum(axis=1), 1), 0)
     )
     sigma = np.maximum(rms[:, None] * np.sqrt(steps)[None, :], np.sqrt(mean))
+    sigma[stopped] = 0.0
     z = norm.ppf(0.5 + cfg.interval / 2)
     lower = np.maximum(mean - z * sigma, 0.0)
     upper = mean + z * sigma
@@ -165,6 +176,28 @@ def forecast_panel(
     freq = {"D": "D", "W": "W-MON", "M": "MS"}[panel.period]
     periods = pd.date_range(start, periods=H + 1, freq=freq)[1:]
     return Forecast(panel.products, periods, mean, lower, upper, sigma, method)
+
+
+def stopped_selling(y: np.ndarray, window: int) -> np.ndarray:
+    """(P,) whether each product has stopped selling by the last period of ``y`` (P, T): silent for more
+    than ``window`` periods since its last sale, more than 3 times its mean gap between sales, and longer
+    than every earlier silence it came back from."""
+    P, T = y.shape
+    if T == 0:
+        return np.zeros(P, dtype=bool)
+    sold = y > 0
+    t = np.arange(T, dtype=np.int32)
+    seen = np.maximum.accumulate(np.where(sold, t, -1).astype(np.int32), axis=1)  # last sale at or before t
+    last = seen[:, -1]
+    first = np.where(sold.any(axis=1), sold.argmax(axis=1), -1)
+    hits = sold.sum(axis=1)
+    silence = (T - 1) - last
+    # The silence each sale ended: t minus the sale before it, less one (0 for back-to-back periods).
+    before = np.concatenate([np.full((P, 1), -1, dtype=np.int32), seen[:, :-1]], axis=1)
+    ended = np.where(sold & (before >= 0), t - before - 1, 0)
+    longest = ended.max(axis=1)
+    mean_gap = np.where(hits > 1, (last - first) / np.maximum(hits - 1, 1), 0.0)
+    return (last >= 0) & (silence > np.maximum.reduce([np.full(P, window), 3 * mean_gap, longest]))
 
 
 def _holt(y: np.ndarray, first: np.ndarray, alpha: float, beta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -91,6 +91,8 @@ def suggest_actions(
     policy: InventoryPolicy | None = None,
     period_days: float = 7.0,
     seasonal: pd.DataFrame | None = None,
+    last_sale: pd.Series | None = None,
+    as_of: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """One suggestion per product in ``stage_probs``.
 
@@ -101,11 +103,14 @@ def suggest_actions(
     None when the merchant has no stock data (suggestions then come from sales alone, marked as such).
     seasonal: seasons.seasonal_low's table; a product in a seasonal low is never cleared (its trough is
     the season: it holds, and the reason says when last year's season came).
+    last_sale: product_id -> the start of its last period with a sale; with ``as_of`` (the data's last
+    period) it gives ``weeks_since_sale``, which the reasons name for products that stopped selling.
 
-    Output columns: product_id, title, category, stage, confidence, action, quantity, markdown_pct,
+    Output columns: product_id, title, category, stage, stage_en, stage_zh, confidence, action, quantity, markdown_pct,
     markdown_price, reason_en, reason_zh, basis, weekly_demand, on_hand, position, cover_before,
     cover_after, stockout_risk_before, stockout_risk_after, order_up_to, safety_stock,
-    expected_sell_through, capital, markdown_cost.
+    expected_sell_through, capital, markdown_cost, floor_price, the seasonal columns, last_sale and
+    weeks_since_sale.
     """
     pol = policy or InventoryPolicy()
     sp = stage_probs.drop_duplicates("product_id").set_index("product_id")
@@ -234,7 +239,7 @@ def suggest_actions(
             "lead_time_weeks": (L * weeks).round(1),
             "service_level": service,
             "expected_sell_through": sell_through.round(3),
-            "capital": capital.round(2),
+            "capital": capital.round(2) + 0.0,  # + 0.0: no "-0.00" for a clearance that releases nothing
             "markdown_cost": md_cost.round(2),
             "floor_price": np.round(floor, 2),
             "seasonal_low": season_low,
@@ -243,9 +248,16 @@ def suggest_actions(
             "weeks_to_season_peak": (col(season, "periods_to_peak", np.nan) * weeks).round(0),
         }
     )
+    sale = pd.to_datetime(last_sale.reindex(ids)) if last_sale is not None else pd.Series(pd.NaT, index=ids)
+    out["last_sale"] = sale.to_numpy()
+    since = (pd.Timestamp(as_of) - sale).dt.days / 7.0 if as_of is not None else pd.Series(np.nan, index=ids)
+    out["weeks_since_sale"] = since.round(0).to_numpy()
     reasons = [_reasons(r, probs[k], pol) for k, r in enumerate(out.itertuples(index=False))]
     out.insert(9, "reason_en", [r[0] for r in reasons])
     out.insert(10, "reason_zh", [r[1] for r in reasons])
+    # The stage's name next to its number: an exported table is read without the code book.
+    out.insert(4, "stage_en", [Stage(int(s)).label("en") for s in stage])
+    out.insert(5, "stage_zh", [Stage(int(s)).label("zh") for s in stage])
     return out
 
 
@@ -267,6 +279,8 @@ def _ladder(demand: float, on_hand: float, periods: float, price: float, floor: 
     never below the floor price; (markdown, expected sell-through). NaN markdown when the price is unknown."""
     if np.isnan(price) or price <= 0 or on_hand <= 0:
         return np.nan, np.nan
+    if demand <= 0:
+        return np.nan, 0.0  # nothing sells at any price the ladder offers: no markdown to suggest
     best = (0.0, min(1.0, demand * periods / on_hand))
     for m in pol.markdown_ladder:
         if not np.isnan(floor) and price * (1 - m) < floor:
@@ -302,6 +316,14 @@ def _reasons(r, probs: np.ndarray, pol: InventoryPolicy) -> tuple[str, str]:
             return (
                 f"{en_stage} stage: stop reordering and plan a clearance{tail_en}.",
                 f"{zh_stage}：停止补货并准备清仓{tail_zh}。",
+            )
+        if r.weekly_demand <= 0 and r.weeks_since_sale >= 1:
+            return (
+                f"{en_stage} stage, no sale for {r.weeks_since_sale:.0f} weeks (the last in the period of "
+                f"{r.last_sale:%Y-%m-%d}) and {r.on_hand:,.0f} units on hand: it has stopped selling, so a markdown "
+                f"alone will not move them; clear through bundles, an outlet or a return to the supplier.",
+                f"{zh_stage}，已 {r.weeks_since_sale:.0f} 周无销售（最后一次在 {r.last_sale:%Y-%m-%d} 所在周期），库存 "
+                f"{r.on_hand:,.0f} 件：已停止销售，单靠降价难以售出，建议捆绑销售、折扣渠道清货或退回供应商。",
             )
         if r.weekly_demand <= 0:
             return (
@@ -346,6 +368,14 @@ def _reasons(r, probs: np.ndarray, pol: InventoryPolicy) -> tuple[str, str]:
         return (
             f"{en_stage} stage: keep about {r.order_up_to:,.0f} units available{tail_en}.",
             f"{zh_stage}：建议保持约 {r.order_up_to:,.0f} 件可售库存{tail_zh}。",
+        )
+    if r.on_hand <= 0 and r.weekly_demand <= 0:
+        quiet_en = f", no sale for {r.weeks_since_sale:.0f} weeks" if r.weeks_since_sale >= 1 else ""
+        quiet_zh = f"，已 {r.weeks_since_sale:.0f} 周无销售" if r.weeks_since_sale >= 1 else ""
+        return (
+            f"{en_stage} stage{quiet_en} and no stock left: nothing to clear or reorder (delist it unless it is "
+            f"coming back).",
+            f"{zh_stage}{quiet_zh}，且已无库存：无需清仓或补货（若不再上架，可下架该商品）。",
         )
     if s == Stage.DECLINE:
         return (

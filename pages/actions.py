@@ -65,6 +65,7 @@ cols = {
     "markdown_pct": tr("actions.col.markdown"),
     "cover_before": tr("actions.col.cover_before"),
     "cover_after": tr("actions.col.cover_after"),
+    "weeks_since_sale": tr("actions.col.weeks_since_sale"),
     "stockout_risk_before": tr("actions.col.risk"),
     "capital": tr("actions.col.capital"),
     "reason": tr("actions.col.reason"),

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from lifecycle_core.export import safe_cell, safe_frame, to_csv_bytes, to_excel_bytes, write
-from lifecycle_core.forecast import ForecastConfig, backtest, forecast_panel
+from lifecycle_core.forecast import ForecastConfig, backtest, forecast_panel, stopped_selling
 from lifecycle_core.panel import Panel
 
 
@@ -132,3 +132,21 @@ def test_an_unwritable_out_is_a_clear_error_not_a_traceback(tmp_path, capsys):
     for cmd in ("actions", "anomalies"):
         code = cli.main([cmd, "--workspace", str(ws.root), "--dataset", "demo", "--out", "/nonexistent/x.csv"])
         assert code == 2 and "does not exist" in capsys.readouterr().err
+
+
+def test_a_product_that_stopped_selling_is_forecast_to_sell_nothing():
+    """Croston's rate only moves when a sale comes: a product delisted 80 weeks ago kept its old rate.
+    Stopped: silent past half a year, past 3 usual gaps and past any silence it came back from."""
+    u = np.zeros((4, 120))
+    u[0, :40] = 3  # sold 40 weeks, silent for 80: stopped
+    u[1, ::12] = 24  # an order every 12 weeks, the last 11 weeks ago: selling
+    for year in (0, 52, 104):
+        u[2, year + 44 : year + 50] = 10  # a Christmas item between seasons (silent 10 weeks, 46 before)
+    u[3, :10], u[3, 60] = 1, 1  # came back once after 50 silent weeks, silent 59 since: stopped
+    fc = forecast_panel(_panel(u))
+    assert list(fc.method) == ["stopped", "croston", "holt", "stopped"]
+    assert (fc.mean[[0, 3]] == 0).all() and (fc.upper[[0, 3]] == 0).all()
+    assert (fc.mean[[1, 2]] > 0).all()
+    assert np.array_equal(stopped_selling(u, 26), [True, False, False, True])
+    # The same product 30 weeks after its last sale is stopped only with a window under 30 weeks.
+    assert not stopped_selling(u[:1, :70], 30)[0] and stopped_selling(u[:1, :70], 26)[0]

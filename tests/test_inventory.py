@@ -159,3 +159,23 @@ def test_a_seasonal_low_is_held_for_the_season_not_cleared():
     # Not in a seasonal low (it sells less than half of last year's): cleared as before.
     falling = season.assign(seasonal_low=[False])
     assert _case(stage="decline", demand=2, sigma=1, on_hand=400, seasonal=falling).action == "clearance"
+
+
+def test_a_product_that_stopped_selling_is_cleared_and_says_since_when():
+    """No demand in sight and no sale for 98 weeks: the reason names the silence, not weeks of cover."""
+    products = pd.DataFrame({"product_id": ["A", "B"], "title": ["Mug", "Bowl"], "price": [20.0, 9.0]})
+    fc = pd.DataFrame({"product_id": np.repeat(["A", "B"], 8), "step": np.tile(np.arange(1, 9), 2), "mean": 0.0})
+    fc["sigma"] = 0.0
+    sp = pd.DataFrame(
+        [["A", 0, 0, 0, 1], ["B", 0, 0, 0, 1]],
+        columns=["product_id", "p_introduction", "p_growth", "p_maturity", "p_decline"],
+    )
+    inv = pd.DataFrame({"product_id": ["A", "B"], "on_hand": [33.0, 0.0]})
+    last = pd.Series(pd.to_datetime(["2023-02-06", "2024-01-01"]), index=["A", "B"])
+    out = suggest_actions(products, fc, sp, inv, last_sale=last, as_of=pd.Timestamp("2024-12-23"))
+    a, b = out.iloc[0], out.iloc[1]
+    assert a.action == "clearance" and a.weeks_since_sale == 98
+    assert np.isnan(a.markdown_pct) and a.markdown_cost == 0  # a markdown sells nothing when nothing sells
+    assert (a.stage_en, a.stage_zh) == ("Decline", "衰退期")
+    assert "no sale for 98 weeks" in a.reason_en and "2023-02-06" in a.reason_en and "98 周无销售" in a.reason_zh
+    assert b.action == "hold" and "no stock left" in b.reason_en and "∞" not in b.reason_en
