@@ -100,7 +100,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     print(f"dataset {info.name!r} stored in {ws.root}")
     print(f"  {c.get('rhythm', '')}")
     print(f"  products: {c['products']:,}   periods: {c['periods']:,} ({c['first_period']} .. {c['last_period']})")
-    print(f"  sales rows: {c['sales_rows']:,}   units: {c['units']:,.0f}")
+    returned = f"   returned: {c['returned_units']:,.0f}" if c.get("returned_units") else ""
+    print(f"  sales rows: {c['sales_rows']:,}   units: {c['units']:,.0f}{returned}")
     for t in ("transactions", "reviews", "search_terms", "inventory"):
         if t in c:
             print(f"  {t}: {c[t]:,} rows")

@@ -822,6 +822,8 @@ def _counts(tables: dict[str, pd.DataFrame]) -> dict:
         "last_period": str(sales["period"].max().date()) if len(sales) else None,
         "units": float(sales["units"].sum()),
     }
+    if "returns" in sales and sales["returns"].sum() > 0:
+        counts["returned_units"] = float(sales["returns"].sum())
     for t in ("transactions", "reviews", "search_terms", "inventory"):
         if t in tables:
             counts[t] = len(tables[t])

@@ -252,8 +252,9 @@ def volume_thresholds(
         u,
         act,
         f"relative to this sparse catalog: {u:g} units and {act} selling periods by t + h (one smoothing window's "
-        f"worth; {reach:.0%} of selling products reach them in total, the fixed {fixed_units:g} units and "
-        f"{fixed_active} periods {share:.0%})",
+        f"worth; {reach:.0%} of selling products reach them over their whole history, and a product's periods "
+        f"before it does are unlabeled as low_volume; the fixed {fixed_units:g} units and {fixed_active} periods "
+        f"{share:.0%})",
     )
 
 
