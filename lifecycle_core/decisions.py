@@ -75,12 +75,10 @@ def plan_actions(
 
 def _last_sale(panel) -> pd.Series:
     """product_id -> the start of its last period with units sold (NaT for a product that never sold)."""
-    sold = panel.units > 0
-    last = np.where(sold.any(axis=1), sold.shape[1] - 1 - sold[:, ::-1].argmax(axis=1), -1)
-    dates = pd.Series(panel.periods[np.maximum(last, 0)], index=panel.products) if len(panel.periods) else None
-    if dates is None:
+    last = panel.last_sale()
+    if not len(panel.periods):
         return pd.Series(pd.NaT, index=panel.products)
-    return dates.where(last >= 0)
+    return pd.Series(panel.periods[np.maximum(last, 0)], index=panel.products).where(last >= 0)
 
 
 def stage_matrix(ex: Examples) -> np.ndarray:
