@@ -179,7 +179,14 @@ def _gunzip(name: str, data: bytes, limits: ReadLimits) -> bytes:
 
 
 def detect_encoding(data: bytes) -> str:
-    """The text encoding of ``data``: BOMs first, then strict UTF-8, then GB18030 (Excel in China), then cp1252."""
+    """The text encoding of ``data``: BOMs first, then strict UTF-8, then the East Asian legacy encodings
+    Excel writes (Shift-JIS, EUC-KR, GB18030/GBK, Big5), then cp1252.
+
+    The East Asian encodings share their byte ranges, so each is tried strictly and kept only when the
+    text it gives reads like its language: Japanese has kana (Chinese or Korean bytes read as Shift-JIS
+    give half-width katakana instead), Korean is nearly all Hangul (Chinese read as EUC-KR is half Hanja),
+    Simplified Chinese keeps to the common GB2312 characters (Shift-JIS or Big5 read as GBK give rare
+    ones). A Japanese file read as GBK was garbage headers ('彜昳僐乕僪' for 商品コード) and refused."""
     if data.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -189,20 +196,81 @@ def detect_encoding(data: bytes) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
-    try:
-        text = data.decode("gb18030")
-        non_ascii = [c for c in text[:200_000] if ord(c) > 127]
-        cjk = sum(1 for c in non_ascii if "\u3000" <= c <= "\u9fff" or "\uff00" <= c <= "\uffef")
-        # GB18030 decodes most byte soups; only call it Chinese when the result mostly is.
-        if non_ascii and cjk / len(non_ascii) >= 0.6:
-            return "gb18030"
-    except UnicodeDecodeError:
-        pass
+    sample = data[:400_000]
+    candidates = [("cp932", _reads_as_japanese)]
+    if not _single_byte_accents(sample):
+        candidates += [
+            ("cp949", _reads_as_korean),
+            ("gb18030", _reads_as_simplified_chinese),
+            ("cp950", _reads_as_cjk),
+            ("gb18030", _reads_as_cjk),  # GB18030 decodes most byte soups; only when the result mostly is CJK
+        ]
+    for encoding, reads_as in candidates:
+        text = _strict(sample, encoding)
+        if text is not None and reads_as([c for c in text if ord(c) > 127]):
+            return encoding
     try:
         data.decode("cp1252")
         return "cp1252"
     except UnicodeDecodeError:
         return "latin-1"
+
+
+def _single_byte_accents(sample: bytes) -> bool:
+    """Whether most bytes above 127 stand alone between ASCII bytes, as accented letters do in cp1252
+    ("Größe", "für"): the characters of EUC-KR, GBK and most of Big5 are two bytes above 127 in a row,
+    and a run of them makes a longer one. (Shift-JIS katakana have ASCII second bytes: Japanese is told
+    by its kana, before this is asked.)"""
+    b = np.frombuffer(sample, dtype=np.uint8)
+    high = b > 127
+    if not high.any():
+        return False
+    before = np.concatenate([[False], high[:-1]])
+    after = np.concatenate([high[1:], [False]])
+    alone = high & ~before & ~after
+    return alone.sum() > 0.5 * high.sum()
+
+
+def _strict(sample: bytes, encoding: str) -> str | None:
+    """``sample`` decoded, or None when it is not that encoding (a multi-byte character cut at the end of
+    the sample is forgiven)."""
+    for cut in range(4):
+        try:
+            return sample[: len(sample) - cut].decode(encoding)
+        except UnicodeDecodeError:
+            if len(sample) < 400_000:
+                return None
+    return None
+
+
+def _share(chars: list[str], lo: str, hi: str) -> float:
+    return sum(1 for c in chars if lo <= c <= hi) / len(chars) if chars else 0.0
+
+
+def _reads_as_cjk(chars: list[str]) -> bool:
+    cjk = sum(1 for c in chars if "\u3000" <= c <= "\u9fff" or "\uff00" <= c <= "\uffef")
+    return bool(chars) and cjk / len(chars) >= 0.6
+
+
+def _reads_as_japanese(chars: list[str]) -> bool:
+    return _share(chars, "\u3040", "\u30ff") >= 0.1 and _share(chars, "\uff61", "\uff9f") < 0.1
+
+
+def _reads_as_korean(chars: list[str]) -> bool:
+    return _share(chars, "\uac00", "\ud7a3") >= 0.8
+
+
+def _reads_as_simplified_chinese(chars: list[str]) -> bool:
+    if not _reads_as_cjk(chars):
+        return False
+    common = 0
+    for c in chars:
+        try:
+            c.encode("gb2312")
+            common += 1
+        except UnicodeEncodeError:
+            pass
+    return common / len(chars) >= 0.8
 
 
 def _looks_binary(data: bytes) -> bool:
@@ -468,7 +536,8 @@ def _footer_lines(bad_rows: list[tuple[int | None, int, int]], texts: list[str],
 
 
 def _encoding_name(enc: str) -> str:
-    return {"gb18030": "GB18030/GBK", "utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8"}.get(enc, enc)
+    names = {"gb18030": "GB18030/GBK", "cp932": "Shift-JIS (cp932)", "cp949": "EUC-KR (cp949)", "cp950": "Big5 (cp950)"}
+    return (names | {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8"}).get(enc, enc)
 
 
 def _sniff_delimiter(sample: str) -> str:

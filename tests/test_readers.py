@@ -23,6 +23,27 @@ def test_gbk_csv_with_chinese_headers_is_detected():
     assert raw.frame["评论"].tolist() == ["很好用", "质量不错"]
 
 
+EAST_ASIAN_AND_EUROPEAN = [
+    ("商品コード,商品名,カテゴリ,価格\nJP-0001,【送料無料】土鍋（国産）職人手作り,キッチン用品,2980\n", "cp932"),
+    ("コード,サイズ\nA,フリーサイズ\n", "cp932"),  # katakana only: second bytes in the ASCII range
+    ("상품코드,상품명,카테고리,가격\nKR-1,스테인리스 텀블러 500ml,주방용품,15000\n", "cp949"),
+    ("商品编号,商品名称,类目,价格\nCN-1,不锈钢保温杯 500毫升,厨房用品,59\n", "gb18030"),
+    ("商品編號,商品名稱,類別,價格\nTW-1,不鏽鋼保溫杯 500毫升,廚房用品,590\n", "cp950"),
+    ("Artikelnummer;Bezeichnung;Preis\n1;Nußknacker Größe M;12,50\n2;Ölkanne für Küche;3,20\n", "cp1252"),
+    ("Référence;Désignation;Prix\n1;Crème brûlée à la vanille;4,50\n", "cp1252"),
+    ("Producto;Descripción;Año\n1;Jamón ibérico, señor;2024\n", "cp1252"),
+]
+
+
+@pytest.mark.parametrize(("text", "encoding"), EAST_ASIAN_AND_EUROPEAN)
+def test_legacy_encodings_are_told_apart(text, encoding):
+    """Shift-JIS, EUC-KR, GBK and Big5 share byte ranges (a Japanese file read as GBK had headers like
+    '彜昳僐乕僪'); each is kept only when its text reads like its language. German read as GBK too."""
+    assert detect_encoding(text.encode(encoding)) == encoding
+    raw = _read("export.csv", text.encode(encoding))
+    assert raw.columns == text.splitlines()[0].split("," if "," in text.splitlines()[0] else ";")
+
+
 def test_utf8_bom_csv():
     raw = _read("bom.csv", ZH_CSV.encode("utf-8-sig"))
     assert raw.encoding == "UTF-8 with BOM"
