@@ -659,6 +659,81 @@ INVENTORY = TableSpec(
     ("inventory", "stock", "库存"),
 )
 
+# Japanese, Korean and Traditional Chinese column names (Rakuten, Yahoo! Shopping, BASE, Coupang, Naver
+# Smart Store and Shopee Taiwan exports, and shops' own spreadsheets), per field, in every table that has
+# it. Kept apart so the lists above stay readable; matching normalises case and width as for the others.
+# fmt: off
+_DATE_WORDS = ("日付", "日時", "注文日", "注文日時", "売上日", "受注日", "購入日", "年月", "날짜", "일자", "주문일",
+               "주문일시", "판매일", "결제일", "訂單日期", "銷售日期")
+_EAST_ASIAN: dict[str, dict[str, tuple[str, ...]]] = {
+    "*": {
+        "product_id": ("商品コード", "商品番号", "商品管理番号", "品番", "型番", "janコード", "商品id", "상품코드",
+                       "상품번호", "상품id", "품번", "모델번호", "商品編號", "商品代號", "貨號", "料號"),
+        "title": ("商品名", "商品タイトル", "상품명", "제품명", "商品名稱", "品名"),
+        "description": ("商品説明", "説明", "説明文", "詳細", "商品詳細", "상품설명", "설명", "상세설명", "商品說明", "商品描述"),
+        "category": ("カテゴリ", "カテゴリー", "カテゴリ名", "ジャンル", "分類", "카테고리", "분류", "類別", "商品類別"),
+        "brand": ("ブランド", "メーカー", "브랜드", "제조사", "品牌"),
+        "unit_cost": ("原価", "仕入価格", "仕入単価", "원가", "매입가", "進價", "成本價"),
+        "country": ("国", "国名", "配送先国", "국가", "國家"),
+    },
+    "products": {
+        "price": ("価格", "販売価格", "税込価格", "売価", "가격", "판매가", "價格", "售價"),
+        "launch_date": ("発売日", "販売開始日", "登録日", "출시일", "등록일", "上市日期", "上架日期"),
+    },
+    "sales": {
+        "date": _DATE_WORDS,
+        "units": ("数量", "個数", "販売数", "販売数量", "売上数", "売上個数", "수량", "판매수량", "판매량", "數量", "銷量", "銷售數量"),
+        "revenue": ("売上", "売上金額", "売上高", "販売金額", "매출", "매출액", "판매금액", "銷售額", "營業額", "銷售金額"),
+        "returns": ("返品", "返品数", "반품", "반품수량", "退貨", "退貨數量"),
+        "orders": ("注文数", "注文件数", "受注数", "주문수", "주문건수", "訂單數"),
+        "views": ("閲覧数", "アクセス数", "ページビュー", "조회수", "瀏覽量", "瀏覽數"),
+        "add_to_cart": ("カート追加数", "장바구니", "장바구니수", "加入購物車"),
+    },
+    "transactions": {
+        "timestamp": _DATE_WORDS,
+        "quantity": ("数量", "個数", "購入数", "注文数量", "수량", "주문수량", "구매수량", "數量", "購買數量"),
+        "invoice_id": ("注文番号", "受注番号", "注文id", "オーダー番号", "주문번호", "주문id", "訂單編號", "訂單號碼",
+                       "n° de commande", "n° commande", "no de commande", "numero de commande", "nº de pedido",
+                       "n° ordine", "bestelnummer"),
+        "customer_id": ("顧客id", "顧客番号", "会員id", "会員番号", "購入者id", "고객id", "고객번호", "회원id", "客戶編號", "會員編號"),
+        "price": ("単価", "販売単価", "商品単価", "価格", "단가", "판매단가", "가격", "單價", "價格"),
+    },
+    "reviews": {
+        "date": (*_DATE_WORDS, "投稿日", "投稿日時", "レビュー日", "작성일", "리뷰작성일", "評論日期"),
+        "text": ("レビュー", "レビュー本文", "レビュー内容", "口コミ", "コメント", "本文", "리뷰", "리뷰내용", "후기", "評論", "評價內容"),
+        "rating": ("評価", "星評価", "評点", "レビュー評価", "평점", "별점", "評分", "星等"),
+    },
+    "search_terms": {
+        "date": _DATE_WORDS,
+        "query": ("検索キーワード", "キーワード", "検索語", "검색어", "키워드", "搜尋關鍵字", "關鍵字"),
+        "clicks": ("クリック数", "클릭수", "點擊數"),
+        "impressions": ("表示回数", "インプレッション数", "노출수", "曝光數"),
+    },
+    "inventory": {
+        "on_hand": ("在庫", "在庫数", "在庫数量", "재고", "재고수량", "庫存", "庫存數量"),
+        "on_order": ("発注済数", "入荷予定数", "발주수량", "在途數量"),
+        "lead_time_days": ("リードタイム", "納期日数", "리드타임"),
+        "min_order_qty": ("最小発注数", "最低発注数量", "최소주문수량", "最低訂購量"),
+    },
+}
+
+# fmt: on
+
+
+def _with_more_names(spec: TableSpec) -> TableSpec:
+    from dataclasses import replace
+
+    more = _EAST_ASIAN["*"] | _EAST_ASIAN.get(spec.name, {})
+    fields = tuple(
+        replace(f, synonyms=f.synonyms + tuple(w for w in more.get(f.name, ()) if w not in f.synonyms))
+        for f in spec.fields
+    )
+    return replace(spec, fields=fields)
+
+
+PRODUCTS, SALES, TRANSACTIONS, REVIEWS, SEARCH_TERMS, INVENTORY = (
+    _with_more_names(t) for t in (PRODUCTS, SALES, TRANSACTIONS, REVIEWS, SEARCH_TERMS, INVENTORY)
+)
 TABLES: dict[str, TableSpec] = {t.name: t for t in (PRODUCTS, SALES, TRANSACTIONS, REVIEWS, SEARCH_TERMS, INVENTORY)}
 
 # Fields of non-product tables that describe the product itself; lifted into the products table

@@ -340,3 +340,20 @@ def test_sparse_order_lines_are_read_in_months(tmp_path):
     busy = ingest(ws, "busy", [_lines_source(tmp_path, "busy", peak=12.0)])
     short = ingest(ws, "short", [_lines_source(tmp_path, "short", peak=2.0, n_weeks=30)])
     assert (busy.period, short.period) == ("W", "W")
+
+
+def test_a_japanese_shop_in_shift_jis_ingests_without_a_mapping(tmp_path):
+    """Excel in Japan writes Shift-JIS; the headers (商品コード, 日付, 数量, 売上金額, レビュー, 評価) are known."""
+    products = "商品コード,商品名,カテゴリ,価格,説明\nJP-0001,土鍋（国産）,キッチン用品,2980,職人が仕上げました。\n"
+    sales = "日付,商品コード,数量,売上金額\n2024/03/05,JP-0001,2,5960\n2024/03/09,JP-0001,1,2980\n"
+    reviews = "商品コード,レビュー,評価,投稿日\nJP-0001,とても良いです,5,2024/03/10\n"
+    files = [
+        SourceFile(name, text.encode("cp932"))
+        for name, text in (("商品.csv", products), ("売上.csv", sales), ("レビュー.csv", reviews))
+    ]
+    ws = Workspace(tmp_path / "ws")
+    info = ingest(ws, "jp", files)
+    assert {s["encoding"] for s in info.sources} == {"Shift-JIS (cp932)"}
+    assert info.counts["units"] == 3 and info.counts["reviews"] == 1
+    assert ws.load_table("jp", "products")["title"].tolist() == ["土鍋（国産）"]
+    assert ws.load_table("jp", "reviews")["rating"].tolist() == [5]
