@@ -162,7 +162,7 @@ def cmd_mapping(args: argparse.Namespace) -> int:
         for p in plans
         # An orders file joined into its items file, or one that cannot be used alone, has no mapping;
         # a products export's stock is read as inventory by its layout.
-        if p.used and (p.mapping.table != "inventory" or p.applied is not None)
+        if p.used and not (p.mapping.table == "inventory" and p.layout and p.applied is None)
     }
     for p in plans:
         if p.joined_into:

@@ -33,6 +33,9 @@ class TransactionRules:
     """How invoice lines are classified. Patterns are case-insensitive regular expressions.
 
     - ``cancel_prefixes``: an invoice starting with one of these is a cancellation: its lines are returns.
+      Only where the prefix marks some invoices of the shop's own numbering (Online Retail's C489449 for
+      489449: the rest has the shape of the other invoice numbers); a shop numbering every order CMD-1,
+      CMD-2, ... has no cancellations by prefix (``prefixed_cancellations``).
     - ``non_product_codes`` / ``non_product_code_pattern`` / ``non_product_description_pattern``: lines
       that are not goods (postage, fees, manual corrections, vouchers, tests); excluded and reported.
     - stock adjustments: lines of a non-cancelled invoice with a zero price that either have a negative
@@ -74,6 +77,28 @@ def _flag_unique(values: pd.Series, fn) -> np.ndarray:
     flags = np.asarray(fn(pd.Series(uniq, dtype="str")), dtype=bool)
     out = flags[np.where(codes >= 0, codes, 0)]
     return out & (codes >= 0)
+
+
+def _shape(s: pd.Series) -> pd.Series:
+    """Each invoice number's shape: digits as 9, letters as A ("C489449" -> "A999999")."""
+    return s.str.replace(r"\d", "9", regex=True).str.replace(r"[^\W\d_]", "A", regex=True)
+
+
+def prefixed_cancellations(invoices: pd.Series, prefixes: tuple[str, ...]) -> pd.Series:
+    """For distinct invoice numbers, whether each is a cancellation by ``prefixes``: it starts with one,
+    and what follows has the shape of an invoice number without any (the numbering the prefix marks).
+    Where no invoice is unprefixed, or the prefixed are most of them, the prefix is the shop's own
+    numbering and nothing is a cancellation by it."""
+    upper = invoices.str.upper()
+    flags = pd.Series(False, index=invoices.index)
+    for p in (p.upper() for p in prefixes):
+        starts = upper.str.startswith(p)
+        plain = ~upper.str.startswith(tuple(q.upper() for q in prefixes))
+        if not starts.any() or not plain.any() or starts.mean() > 0.5:
+            continue
+        shapes = set(_shape(upper[plain]).unique())
+        flags |= starts & _shape(upper.str[len(p) :]).isin(shapes)
+    return flags
 
 
 def exact_duplicates(frame: pd.DataFrame) -> np.ndarray:
@@ -124,8 +149,7 @@ def classify_lines(lines: pd.DataFrame, rules: TransactionRules) -> pd.Series:
         desc_re = re.compile(rules.non_product_description_pattern, re.I)
         non_product |= _flag_unique(lines["description"], lambda u: u.str.contains(desc_re, regex=True))
     if "invoice_id" in lines:
-        prefixes = tuple(p.upper() for p in rules.cancel_prefixes)
-        cancelled = _flag_unique(lines["invoice_id"], lambda u: u.str.upper().str.startswith(prefixes))
+        cancelled = _flag_unique(lines["invoice_id"], lambda u: prefixed_cancellations(u, rules.cancel_prefixes))
     else:
         cancelled = np.zeros(n, dtype=bool)
     if "_return" in lines:

@@ -93,3 +93,21 @@ def test_monthly_and_daily_periods(ws):
     for period, n in (("D", 5), ("M", 1)):  # kept lines fall on 5 distinct days
         ingest(ws, f"p{period}", [SourceFile("orders.csv", LINES.encode())], options=IngestOptions(period=period))
         assert ws.dataset(f"p{period}").counts["periods"] == n
+
+
+def test_an_order_numbering_that_starts_with_c_is_not_cancellations(ws):
+    """Online Retail marks a cancellation with a C before another invoice's number; a shop numbering its
+    orders CMD-17608 had every line read as a return (no sales left). Refunds there are negative lines."""
+    text = (
+        "N° de commande;Date;Référence;Désignation;Quantité;Prix unitaire\n"
+        "CMD-17608;07/01/2023 12:55;FR1034;Torchon imprimé;2;19,99\n"
+        "CMD-17609;08/01/2023 10:00;FR1034;Torchon imprimé;1;19,99\n"
+        "CMD-17610;09/01/2023 10:00;FR1035;Nappe en lin;3;49,00\n"
+        "CMD-17611;20/01/2023 10:00;FR1035;Nappe en lin;-1;49,00\n"
+    )
+    info = ingest(ws, "fr", [SourceFile("commandes.csv", text.encode("utf-8"))])
+    stats = next(iter(info.report["info"]["transactions"].values()))
+    assert (stats["sale_lines"], stats["return_lines"]) == (3, 1)
+    assert info.counts["units"] == 6 and info.counts["returned_units"] == 1
+    sales = ws.load_table("fr", "sales")
+    assert set(sales.columns) >= {"orders"} and sales["orders"].sum() == 3  # N° de commande is the order id
