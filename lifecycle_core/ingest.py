@@ -530,13 +530,14 @@ def _combine(
         for c in schema.PRODUCT_LEVEL_FIELDS:
             if c in s:
                 derived_products[c] = derived_products["product_id"].map(mode_per_product(s, c))
-    if sales.empty:
+    if sales.empty or not (sales["units"] > 0).any():
         report.error(
             "no_sales_left",
             "no sales are left once the lines that are not sales were set apart (see the warnings)",
             expected="sales lines: check the status, quantity and product id columns of the orders file",
         )
         return {}
+    sales = _fold_late_periods(sales, report)
     first_last = sales[sales["units"] > 0].groupby("product_id")["period"].agg(["min", "max"])
     if catalogue is not None:
         products = catalogue
@@ -674,6 +675,41 @@ def _single_rows(sales: pd.DataFrame, report: ValidationReport) -> None:
             f"{sales['period'].nunique()} period(s): this looks like a catalogue or a one-day snapshot, not sales "
             "over time",
         )
+
+
+def _fold_late_periods(sales: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:
+    """Periods after the last one in which anything sold hold only refunds or zeros (an export run a few
+    weeks after the last order, refunds dated weeks later): as periods of their own they would be weeks in
+    which every product stopped at once, and every product's latest stage would be read there. Their
+    returns are counted in the last period with sales; the other values of those rows are dropped. On
+    daily data a tail shorter than a week stays (a last day of refunds is an ordinary day)."""
+    end = sales.loc[sales["units"] > 0, "period"].max()
+    late = (sales["period"] > end).to_numpy()
+    if not late.any() or sales["period"].max() - end < pd.Timedelta(days=7):
+        return sales
+    tail = sales.loc[late]
+    kept = sales.loc[~late]
+    returned = float(tail["returns"].fillna(0).sum()) if "returns" in tail else 0.0
+    if returned:
+        moved = tail.loc[tail["returns"].fillna(0) > 0, ["product_id", "returns"]].groupby("product_id").sum()
+        at_end = kept["period"] == end
+        base = kept.loc[at_end].set_index("product_id")
+        extra = moved["returns"].reindex(base.index).fillna(0.0)
+        kept.loc[at_end, "returns"] = (base["returns"].fillna(0.0) + extra).to_numpy()
+        missing = moved.index.difference(base.index)
+        if len(missing):
+            rows = pd.DataFrame({"product_id": missing, "period": end, "returns": moved.loc[missing, "returns"]})
+            kept = pd.concat([kept, rows.assign(units=0.0)], ignore_index=True)
+            kept = kept.sort_values(["product_id", "period"], kind="stable").reset_index(drop=True)
+    n = tail["period"].nunique()
+    report.warning(
+        "after_last_sale",
+        f"{n:,} period(s) after the last sale ({end.date()!s}) hold no sale of any product, only "
+        f"{returned:,.0f} returned units and zeros: the data is taken to end at the last sale, those returns "
+        f"are counted in its period",
+        expected="an export that ends with the last period of sales (refunds dated later are expected)",
+    )
+    return kept.reset_index(drop=True)
 
 
 def _choose_period(cat: dict[str, pd.DataFrame], options: IngestOptions, report: ValidationReport) -> str | None:

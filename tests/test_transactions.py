@@ -111,3 +111,19 @@ def test_an_order_numbering_that_starts_with_c_is_not_cancellations(ws):
     assert info.counts["units"] == 6 and info.counts["returned_units"] == 1
     sales = ws.load_table("fr", "sales")
     assert set(sales.columns) >= {"orders"} and sales["orders"].sum() == 3  # N° de commande is the order id
+
+
+def test_refunds_dated_after_the_last_sale_do_not_extend_the_calendar(ws):
+    """An export run weeks after the last order carries refunds dated later: as periods of their own
+    every product would stop selling at once there (47 of 60 products' latest stage was read in them)."""
+    text = (
+        "Order,Date,SKU,Qty,Price\n"
+        "1,2024-01-01,A,5,2\n2,2024-01-08,A,4,2\n3,2024-01-08,B,6,3\n"
+        "4,2024-01-29,A,-2,2\n5,2024-02-05,B,-1,3\n"  # refunds 3 and 4 weeks after the last sale
+    )
+    info = ingest(ws, "late", [SourceFile("orders.csv", text.encode())])
+    sales = ws.load_table("late", "sales")
+    assert str(sales["period"].max().date()) == "2024-01-08" and info.counts["periods"] == 2
+    assert info.counts["returned_units"] == 3 == sales["returns"].sum()  # counted in the last period
+    assert sales.set_index("product_id").loc["B", "returns"] == 1
+    assert "after_last_sale" in [p["code"] for p in info.report["problems"] if p["severity"] == "warning"]
