@@ -80,3 +80,12 @@ def test_delete_dataset(tmp_path):
     assert "no datasets" in run("datasets", "--workspace", str(tmp_path / "W")).stdout
     r = run("delete-dataset", "--workspace", str(tmp_path / "W"), "--name", "x")
     assert r.returncode == 1 and "no dataset named" in r.stderr
+
+
+def test_mapping_prints_a_plain_inventory_file(tmp_path):
+    """Only a products export's stock (read as inventory by its layout) has no mapping of its own."""
+    f = tmp_path / "stock.csv"
+    f.write_text("Référence;Stock\nFR1000;22\n", encoding="utf-8")
+    r = run("mapping", str(f))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["stock.csv"]["columns"] == {"Référence": "product_id", "Stock": "on_hand"}

@@ -127,3 +127,12 @@ def test_refunds_dated_after_the_last_sale_do_not_extend_the_calendar(ws):
     assert info.counts["returned_units"] == 3 == sales["returns"].sum()  # counted in the last period
     assert sales.set_index("product_id").loc["B", "returns"] == 1
     assert "after_last_sale" in [p["code"] for p in info.report["problems"] if p["severity"] == "warning"]
+
+
+def test_an_export_of_nothing_but_returns_is_refused_with_a_reason(ws):
+    from lifecycle_core.report import IngestError
+
+    text = "Invoice,StockCode,Quantity,InvoiceDate,Price\nC1,A,-2,2024-01-01,2\nC2,B,-1,2024-01-08,3\n"
+    with pytest.raises(IngestError) as exc:
+        ingest(ws, "returns", [SourceFile("orders.csv", text.encode())])
+    assert exc.value.report.errors[0].code == "no_sales_left"
