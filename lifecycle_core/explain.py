@@ -167,7 +167,10 @@ class Explanation:
         ("Nu", "ss", "k", "nac", "ker") become "Nussknacker" with their total. Columns token, start, end,
         stage, value, in text order; their values add up to the tokens' (additivity is kept)."""
         t = self.tokens[self.tokens["stage"] == stage]
-        t = t[t["end"] > t["start"]].sort_values("start", kind="stable")
+        # A token with no span of its own (the rest of a Hangul syllable the vocabulary spells in letters,
+        # a special token) joins the word before it, the leading special token the first word: the words
+        # still add up to the text's share.
+        t = t.assign(_k=np.arange(len(t))).sort_values(["start", "_k"], kind="stable").drop(columns="_k")
         if t.empty:
             return t.assign(token=t["token"])
         group = _word_groups(self.text, t["start"].to_numpy(), t["end"].to_numpy())
@@ -182,7 +185,9 @@ class Explanation:
         if words_only:
             t = self.words(stage)
             w = t["token"].str.strip()
-            t = t[w.str.len().ge(2) & w.str.contains(r"\w", regex=True)]
+            # One Latin letter is noise, one Chinese character a word; a heading before ": " is ours.
+            heading = w.isin(_HEADINGS) & np.array([self.text[e : e + 1] == ":" for e in t["end"]], dtype=bool)
+            t = t[(w.str.len().ge(2) | w.str.contains(_CJK)) & w.str.contains(r"\w", regex=True) & ~heading]
         else:
             tok = self.tokens["token"].str.strip()
             t = self.tokens[(self.tokens["stage"] == stage) & (tok != "")]
@@ -199,6 +204,7 @@ class Explanation:
         # Only contributions a reader would notice: a settled prediction's words move it by 1e-4 or less.
         feats = self.features[(self.features["stage"] == s) & (self.features["value"] >= MIN_SHARE)]
         feats = feats.sort_values("value", ascending=False)
+        feats = feats[[_reads_as_reason(f, x, s) for f, x in zip(feats["feature"], feats["input"], strict=True)]]
         words = self.top_tokens(s, 3, words_only=True)
         words = words[words["value"] >= MIN_SHARE]
         parts = []
@@ -233,6 +239,20 @@ class Explanation:
             "seconds": round(self.seconds, 3),
             **self.meta,
         }
+
+
+def _reads_as_reason(feature: str, value: float, stage: int) -> bool:
+    """Whether a feature's value reads as a reason for ``stage`` in a sentence. The trees can raise Growth
+    on "0 % of similar products were in Growth at this age" (it says where the others were not), but
+    said as the reason it reads as nonsense: an analog stage share is named for its own stage only when
+    it is a quarter or more, for another stage only when it is under a quarter."""
+    analog = feature.removeprefix("analog_")
+    if not feature.startswith("analog_") or analog not in {x.name.lower() for x in Stage}:
+        return True
+    if not np.isfinite(value):
+        return False
+    own = Stage[analog.upper()] == stage
+    return value >= 0.25 if own else value < 0.25
 
 
 def _analog_phrase(name: str, value: float, lang: str, like: str | None) -> str | None:
@@ -453,33 +473,82 @@ def explain_inputs(
 
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+# Scripts written without spaces between words: a run of one script is taken as a word (katakana
+# ステンレス, kanji 職人, Hangul 텀블러); a Han run longer than MAX_HAN_WORD is a phrase or a clause, and
+# its characters stay one each. (The long vowel mark ー belongs to katakana.)
+_SCRIPTS = (("hiragana", "\u3040", "\u309f"), ("katakana", "\u30a0", "\u30ff"), ("han", "\u3400", "\u9fff"),
+            ("han", "\uf900", "\ufaff"), ("hangul", "\uac00", "\ud7af"))  # fmt: skip
+MAX_HAN_WORD = 6
+# The headings text_segments writes before a product's text parts: not the shop's words.
+_HEADINGS = frozenset({"Category", "Reviews", "Searches"})
+
+
+def _script(ch: str) -> str:
+    for name, lo, hi in _SCRIPTS:
+        if lo <= ch <= hi:
+            return name
+    return "alnum" if ch.isalnum() else ""
 
 
 def _word_groups(text: str, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """A word number for each token span (sorted by start): a span continues the previous one's word
-    when it starts where that one ends and both touch on letters or digits. Chinese, Japanese and Korean
-    characters stay one each (there are no spaces between their words to go by)."""
+    when it starts where that one ends and both touch on letters or digits of one script. Chinese,
+    Japanese and Korean have no spaces between words to go by: a run of one script is a word (a Han run
+    of at most MAX_HAN_WORD characters; longer ones stay a character each)."""
     group = np.zeros(len(starts), dtype=np.int64)
+    runs = _han_runs(text)
+    spanless = len(starts) > 0 and starts[0] == ends[0]  # the group so far: tokens without a span only
     for i in range(1, len(starts)):
         a, b = ends[i - 1], starts[i]
-        joined = (
-            a == b
-            and 0 < a < len(text)
-            and text[a - 1].isalnum()
-            and text[a].isalnum()
-            and not _CJK.match(text[a - 1])
-            and not _CJK.match(text[a])
-        )
+        joined = False
+        if (b == ends[i] and b == a) or spanless:  # no span of its own, or the first token with one
+            group[i] = group[i - 1]
+            spanless = spanless and b == ends[i]
+            continue
+        if a == b and 0 < a < len(text):
+            left, right = _script(text[a - 1]), _script(text[a])
+            joined = bool(left) and left == right and (left != "han" or runs[a] <= MAX_HAN_WORD)
         group[i] = group[i - 1] + (0 if joined else 1)
     return group
 
 
+def _han_runs(text: str) -> np.ndarray:
+    """For each character, the length of the run of Han characters it is in (0 outside one)."""
+    out = np.zeros(len(text) + 1, dtype=np.int64)
+    i = 0
+    while i < len(text):
+        if _script(text[i]) != "han":
+            i += 1
+            continue
+        j = i
+        while j < len(text) and _script(text[j]) == "han":
+            j += 1
+        out[i:j] = j - i
+        i = j
+    return out
+
+
+_UNKNOWN = frozenset({"[UNK]", "<unk>"})
+_JAMO_LEAD = ("\u1100", "\u1112")  # a syllable's first consonant: where a decomposed syllable begins
+
+
 def _offsets(text: str, segments: list[str]) -> tuple[list[int], list[int]]:
-    """Character offsets of SHAP's token segments in ``text`` (special tokens are empty at their place)."""
+    """Character offsets of SHAP's token segments in ``text`` (special tokens are empty at their place).
+
+    Two kinds of token do not appear in the text as written, and would lose their share from the words:
+    the unknown token stands for the next character of a CJK script (the tokenizer splits those one by
+    one) or the next word; an uncased vocabulary spells Hangul syllables as their letters (jamo), one
+    syllable per leading consonant."""
     starts, ends, pos = [], [], 0
     for seg in segments:
         s = seg.strip()
         at = text.find(s, pos) if s else -1
+        if at < 0 and s and (s in _UNKNOWN or _is_jamo(s)):
+            begin, end = _unwritten_span(text, s, pos)
+            starts.append(begin)  # empty where nothing fits: the word before takes its share (words())
+            ends.append(end)
+            pos = end
+            continue
         if at < 0:
             starts.append(pos)
             ends.append(pos)
@@ -488,6 +557,35 @@ def _offsets(text: str, segments: list[str]) -> tuple[list[int], list[int]]:
         ends.append(at + len(s))
         pos = at + len(s)
     return starts, ends
+
+
+def _is_jamo(s: str) -> bool:
+    return all("\u1100" <= c <= "\u11ff" for c in s.removeprefix("##"))
+
+
+def _unwritten_span(text: str, seg: str, pos: int) -> tuple[int, int]:
+    """The span an unknown token or a run of jamo stands for, from ``pos`` (empty when none fits)."""
+    at = pos
+    while at < len(text) and text[at].isspace():
+        at += 1
+    if at >= len(text):
+        return pos, pos
+    if _is_jamo(seg):
+        syllables = sum(1 for c in seg if _JAMO_LEAD[0] <= c <= _JAMO_LEAD[1])
+        if not "\uac00" <= text[at] <= "\ud7a3":
+            return pos, pos
+        if syllables == 0:  # the rest of the syllable begun by the token before
+            return pos, pos
+        end = at
+        while end < len(text) and syllables and "\uac00" <= text[end] <= "\ud7a3":
+            end, syllables = end + 1, syllables - 1
+        return at, end
+    if _script(text[at]) == "han":  # the tokenizer splits Han characters one by one, nothing else
+        return at, at + 1
+    end = at
+    while end < len(text) and not text[end].isspace() and _script(text[end]) != "han":
+        end += 1
+    return at, end
 
 
 def product_inputs(

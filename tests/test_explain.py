@@ -77,10 +77,24 @@ def test_word_pieces_are_summed_into_whole_words(word_model):
     for s in range(4):
         w = exp.words(s)
         np.testing.assert_allclose(w["value"].sum(), exp.text_share(s), atol=1e-9)
-        assert {"Nussknacker", "Räuchermännchen", "马", "克", "杯", "lantern", "set"} <= set(w["token"])
+        assert {"Nussknacker", "Räuchermännchen", "马克杯", "lantern", "set"} <= set(w["token"])
         assert all(text[a:b] == t for a, b, t in zip(w["start"], w["end"], w["token"], strict=True))
     top = exp.top_tokens(3, 10, words_only=True)["token"]
     assert "," not in set(top) and "-" not in set(top)
+
+
+def test_words_of_scripts_without_spaces_are_runs_of_one_script(word_model):
+    """Japanese had no word in the sentence: each character was a 'word' and one-letter words are left
+    out. A run of one script is a word now (kanji 職人, katakana ステンレス, Hangul 텀블러), a long Han run
+    (a clause) stays a character each; the headings the text builder writes ('Reviews:') are no words."""
+    text = "ステンレスの土鍋 職人手作り. Reviews: 텀블러 좋아요 / 这是一款非常好用的不锈钢保温杯"
+    exp = explain_inputs(word_model, text, np.zeros(3), cache=None)
+    words = set(exp.words(3)["token"])
+    assert {"ステンレス", "の", "土鍋", "職人手作", "り", "텀블러", "좋아요"} <= words
+    assert "这是一款非常好用的不锈钢保温杯" not in words and {"这", "杯"} <= words  # 15 Han characters
+    np.testing.assert_allclose(exp.words(3)["value"].sum(), exp.text_share(3), atol=1e-9)
+    listed = set(exp.top_tokens(3, 100, words_only=True)["token"].str.strip())
+    assert "Reviews" not in listed and {"土鍋", "这"} <= listed  # one Chinese character is a word
 
 
 def test_the_planted_word_is_the_top_token(word_model):

@@ -206,6 +206,12 @@ def test_the_sentence_names_an_analog_product_when_analogs_are_the_reason(tmp_pa
     assert f"相似商品（如“{names[0]}”）同龄时有 0% 处于成长期" in exp.sentence("zh")
     exp.meta = {}
     assert "because 0% of similar products were in Growth at this age" in exp.sentence("en")
+    # The same input raising Growth is no reason to say ("Growth because 0% ... were in Growth"): the
+    # sentence names the next feature instead.
+    growth = Explanation(
+        "t", {}, np.array([0.1, 0.7, 0.1, 0.1]), np.full(4, 0.25), tokens, features.assign(stage=1), meta={}
+    )
+    assert "similar products" not in growth.sentence("en") and growth.sentence("en").startswith("Predicted Growth")
 
 
 def test_text_vectors_batch_by_length_and_read_as_one_text_at_a_time():
