@@ -477,10 +477,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     ws = Workspace(args.workspace)
     out = ws.root / "models" / args.model_name
     if (out / "model").exists() and not args.resume:
-        print(
-            f"error: a model named {args.model_name!r} exists in {out.parent}; choose another name or --resume",
-            file=sys.stderr,
-        )
+        print(f"error: {_name_taken(out, args.model_name, args.dataset)}", file=sys.stderr)
         return EXIT_INVALID
     try:
         res = train(
@@ -549,6 +546,23 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for stage, n in preds["stage_en"].value_counts().items():
         print(f"  {stage:<13}{n:>9,}")
     return EXIT_OK
+
+
+def _name_taken(out: Path, name: str, dataset: str) -> str:
+    """Why a model name cannot be used again, and what to do: the names are the workspace's, shared by its
+    datasets; --resume continues a neural model's checkpointed training (a stacked model has none)."""
+    try:
+        cfg = json.loads((out / "model" / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cfg = {}
+    training = cfg.get("training") if isinstance(cfg.get("training"), dict) else {}
+    kind = training.get("model_kind") or cfg.get("kind") or "a"
+    on = f" trained on dataset {training['dataset']!r}" if training.get("dataset") else ""
+    resume = ", or --resume to continue its training" if kind == "neural" else ""
+    return (
+        f"a {kind} model named {name!r}{on} exists in {out.parent} (model names are the workspace's, shared by "
+        f"its datasets); choose another --model-name, e.g. {dataset + '-' + name!r}{resume}"
+    )
 
 
 def _with_titles(ws, dataset: str, frame):

@@ -89,3 +89,18 @@ def test_mapping_prints_a_plain_inventory_file(tmp_path):
     r = run("mapping", str(f))
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["stock.csv"]["columns"] == {"Référence": "product_id", "Stock": "on_hand"}
+
+
+def test_a_taken_model_name_says_whose_it_is_and_what_to_do(tmp_path):
+    from lifecycle_core.cli import _name_taken
+
+    folder = tmp_path / "models" / "first"
+    (folder / "model").mkdir(parents=True)
+    cfg = {"kind": "stacked", "training": {"model_kind": "stacked", "dataset": "demo"}}
+    (folder / "model" / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
+    msg = _name_taken(folder, "first", "fr")
+    assert "stacked model named 'first' trained on dataset 'demo'" in msg and "'fr-first'" in msg
+    assert "--resume" not in msg  # a stacked model has no checkpoints to resume
+    cfg["training"]["model_kind"] = "neural"
+    (folder / "model" / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
+    assert "--resume to continue its training" in _name_taken(folder, "first", "fr")
