@@ -320,7 +320,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         (res["product_split"], "product split (unseen products)"),
         (res["product_split"]["cold_start_first_8"], "unseen products, first 8 weeks"),
     ):
-        print(f"{title}: n_test={block['n_test']:,}")
+        rows = block.get("test_rows") or {}
+        shares = ", ".join(f"{k} {v:,}" for k, v in (rows.get("stages") or {}).items())
+        print(
+            f"{title}: n_test={block['n_test']:,}" + (f" ({rows['products']:,} products; {shares})" if shares else "")
+        )
+        if rows.get("note"):
+            print(f"  note: {rows['note']}")
         for name, m in block["baselines"].items():
             if m.get("skipped"):
                 print(f"  {name:<10} skipped: {m['skipped']}")
@@ -651,7 +657,13 @@ def cmd_quality(args: argparse.Namespace) -> int:
         f"  macro-F1 {m['macro_f1']}  accuracy {m['accuracy']}  ECE {m['ece']} (floor {m['ece_floor']})"
         + _versus(m.get("vs_gbm"))
     )
+    if (report.get("test_rows") or {}).get("note"):
+        print(f"  note: {report['test_rows']['note']}")
+    for b in report.get("below") or []:
+        print(f"  note: {b['points']:.1f} points below the {b['baseline']} baseline on these rows")
     for stage, v in m["per_stage"].items():
+        if not v["support"]:
+            continue  # a stage absent from the test rows has no F1 to show
         print(
             f"  {stage:<13} F1 {v['f1']:.3f}  precision {v['precision']:.3f}  recall {v['recall']:.3f}  n {v['support']}"
         )

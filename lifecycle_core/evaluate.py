@@ -258,9 +258,33 @@ def evaluate_dataset(
         (result["product_split"]["cold_start_first_8"], early, "cold"),
     ):
         test = labeled & (split == TEST)
+        block["test_rows"] = describe_test_rows(stages[test], pids[test])
         if test.any():
             compare_to_gbm(block["baselines"], preds[key], stages[test], pids[test])
     return result
+
+
+# Below this many products (or with one stage) a slice's scores cannot tell models apart: a booster
+# scoring 1.000 on 12 rows of one product in one stage measured nothing, and read as a result.
+FEW_TEST_PRODUCTS = 10
+
+
+def describe_test_rows(y: np.ndarray, groups: np.ndarray) -> dict:
+    """What a slice's test rows hold: products, rows per stage, and a note when they are too few or too
+    one-sided for its scores to mean much (majority baselines near 0 when one stage is 90 % of it)."""
+    products = int(pd.unique(groups).size) if len(groups) else 0
+    counts = {Stage(s).label("en"): int((y == s).sum()) for s in range(len(Stage)) if (y == s).any()}
+    top = max(counts, key=counts.get) if counts else ""
+    share = counts[top] / len(y) if counts else 0.0
+    kind, note = "", ""
+    if 0 < products < FEW_TEST_PRODUCTS or len(counts) == 1:
+        kind = "few"
+        note = f"{len(y):,} rows of {products} product(s) in {len(counts)} stage(s): too few to tell models apart"
+    elif share >= 0.9:
+        kind = "one_sided"
+        note = f"{share:.0%} of the rows are {top}: macro-F1 rests on a few rows of the others"
+    return {"rows": len(y), "products": products, "stages": counts, "top": top, "top_share": share,
+            "kind": kind, "note": note}  # fmt: skip
 
 
 def _score_trained(frame: pd.DataFrame, texts: np.ndarray, split: np.ndarray, model, preds: dict, label: str) -> dict:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .baselines import BASELINES
-from .evaluate import classification_metrics, score_models
+from .evaluate import classification_metrics, describe_test_rows, score_models
 from .features import build_examples
 from .labeling import LabelRules
 from .significance import ece_floor, paired_f1_difference
@@ -123,11 +123,24 @@ def quality_report(ws, name: str, model: str, *, baselines: bool = True) -> dict
         "model": model,
         "split": kind,
         "n_test": len(test),
+        "test_rows": describe_test_rows(test["stage"].to_numpy(), test["product_id"].to_numpy()),
+        "below": _below_baselines(own[0], scored_baselines),
         "metrics": own[0],
         "calibration": own[1].to_dict("records"),
         "baselines": scored_baselines,
         "models": others,
     }
+
+
+def _below_baselines(own: dict, baselines: dict) -> list[dict]:
+    """The baselines the model scores below on its own test rows (macro-F1), largest gap first: a model
+    that loses to the rules it learnt from, or to boosting on the numbers, should say so."""
+    out = [
+        {"baseline": b, "points": round(100 * (m["macro_f1"] - own["macro_f1"]), 1)}
+        for b, m in baselines.items()
+        if not m.get("skipped") and m.get("macro_f1") is not None and m["macro_f1"] > own["macro_f1"]
+    ]
+    return sorted(out, key=lambda d: -d["points"])
 
 
 def influence_path(ws, model: str, name: str) -> Path:

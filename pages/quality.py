@@ -50,6 +50,14 @@ c[2].metric(
     help=tr("quality.ece_help", n=f"{report['n_test']:,}", floor=f"{m.get('ece_floor') or 0:.3f}"),
 )
 c[3].metric(tr("quality.n_test"), f"{report['n_test']:,}")
+rows = report.get("test_rows") or {}
+if rows.get("kind") == "few":
+    st.warning(tr("quality.few_rows", n=f"{rows['rows']:,}", products=rows["products"], stages=len(rows["stages"])))
+elif rows.get("kind") == "one_sided":
+    top = NAMES[[s.label("en") for s in Stage].index(rows["top"])]
+    st.warning(tr("quality.one_sided", share=f"{rows['top_share']:.0%}", stage=top))
+for b in report.get("below") or []:
+    st.warning(tr("quality.below", points=f"{b['points']:.1f}", baseline=b["baseline"]))
 
 left, right = st.columns(2)
 cm = np.array(m["confusion"], dtype=float)

@@ -195,3 +195,16 @@ def test_flagged_rows_are_left_out_of_training(demo_ws, monkeypatch):
     assert r["excluded_from_training"] == seen["n"] > 0
     plain = evaluate_dataset(demo_ws, "demo")
     assert plain["excluded_from_training"] == 0 and plain["n_test"] == r["n_test"]
+
+
+def test_slices_too_small_or_one_sided_to_compare_say_so():
+    """A booster scoring 1.000 on 12 rows of one product in one stage measured nothing, and read as a result."""
+    from lifecycle_core.evaluate import describe_test_rows
+
+    few = describe_test_rows(np.full(12, 0), np.array(["A"] * 12))
+    assert few["kind"] == "few" and few["products"] == 1 and "too few to tell models apart" in few["note"]
+    y = np.array([3] * 95 + [1] * 5)
+    lopsided = describe_test_rows(y, np.array([f"P{i % 40}" for i in range(100)]))
+    assert lopsided["kind"] == "one_sided" and lopsided["top"] == "Decline" and "95%" in lopsided["note"]
+    fine = describe_test_rows(np.arange(100) % 4, np.array([f"P{i % 40}" for i in range(100)]))
+    assert fine["kind"] == "" and fine["note"] == "" and fine["stages"]["Growth"] == 25
