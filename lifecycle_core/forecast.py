@@ -97,7 +97,7 @@ class Forecast:
     lower: np.ndarray
     upper: np.ndarray
     sigma: np.ndarray  # standard deviation of demand per step (units)
-    method: np.ndarray  # (P,) "holt", "croston", "stopped" (sells nothing: see ``stopped``) or "none"
+    method: np.ndarray  # (P,) "holt", "croston", "stopped" (sells nothing: ``stopped_selling``) or "none"
 
     def to_frame(self) -> pd.DataFrame:
         P, H = self.mean.shape
@@ -178,6 +178,9 @@ def forecast_panel(
     return Forecast(panel.products, periods, mean, lower, upper, sigma, method)
 
 
+STOPPED_CHUNK = 8192
+
+
 def stopped_selling(y: np.ndarray, window: int) -> np.ndarray:
     """(P,) whether each product has stopped selling by the last period of ``y`` (P, T): silent for more
     than ``window`` periods since its last sale, more than 3 times its mean gap between sales, and longer
@@ -185,6 +188,8 @@ def stopped_selling(y: np.ndarray, window: int) -> np.ndarray:
     P, T = y.shape
     if T == 0:
         return np.zeros(P, dtype=bool)
+    if P > STOPPED_CHUNK:  # a few (P, T) index arrays: in chunks, 100,000 daily products stay in bounds
+        return np.concatenate([stopped_selling(y[i : i + STOPPED_CHUNK], window) for i in range(0, P, STOPPED_CHUNK)])
     sold = y > 0
     t = np.arange(T, dtype=np.int32)
     seen = np.maximum.accumulate(np.where(sold, t, -1).astype(np.int32), axis=1)  # last sale at or before t

@@ -207,8 +207,14 @@ def detect_encoding(data: bytes) -> str:
         ]
     for encoding, reads_as in candidates:
         text = _strict(sample, encoding)
-        if text is not None and reads_as([c for c in text if ord(c) > 127]):
-            return encoding
+        if text is None or not reads_as([c for c in text if ord(c) > 127]):
+            continue
+        if len(data) > len(sample):
+            try:
+                data.decode(encoding)
+            except UnicodeDecodeError:
+                continue  # the sample reads as it, a later part of the file is not in it
+        return encoding
     try:
         data.decode("cp1252")
         return "cp1252"
@@ -232,14 +238,18 @@ def _single_byte_accents(sample: bytes) -> bool:
 
 
 def _strict(sample: bytes, encoding: str) -> str | None:
-    """``sample`` decoded, or None when it is not that encoding (a multi-byte character cut at the end of
-    the sample is forgiven)."""
-    for cut in range(4):
+    """``sample`` (the first 400,000 bytes) decoded, or None when it is not that encoding (a multi-byte
+    character cut at the end of the sample is forgiven)."""
+    try:
+        return sample.decode(encoding)
+    except UnicodeDecodeError as exc:
+        if len(sample) < 400_000 or exc.start < len(sample) - 4:
+            return None
+    for cut in range(1, 4):
         try:
             return sample[: len(sample) - cut].decode(encoding)
         except UnicodeDecodeError:
-            if len(sample) < 400_000:
-                return None
+            pass
     return None
 
 
@@ -253,7 +263,9 @@ def _reads_as_cjk(chars: list[str]) -> bool:
 
 
 def _reads_as_japanese(chars: list[str]) -> bool:
-    return _share(chars, "\u3040", "\u30ff") >= 0.1 and _share(chars, "\uff61", "\uff9f") < 0.1
+    # Kanji-heavy product names still carry some kana (土鍋（国産）職人手作り: 1 in 11); GBK or EUC-KR bytes
+    # read as Shift-JIS give next to none (kana need lead bytes 0x82/0x83) and many half-width katakana.
+    return _share(chars, "\u3040", "\u30ff") >= 0.02 and _share(chars, "\uff61", "\uff9f") < 0.1
 
 
 def _reads_as_korean(chars: list[str]) -> bool:
