@@ -168,7 +168,7 @@ def infer_rhythm(product_ids: pd.Series, dates: pd.Series, *, events: bool = Fal
 # +-35 %) and the labels flicker between stages from one week to the next. A Spanish shop's 40 products
 # (1.9 units per selling week) labelled 53 % of weeks Decline, with Introduction -> Decline -> Growth
 # flicker; in months 23 %, and the rule agreement kappa 0.26 -> 0.40. Online Retail II's wholesalers
-# (10.9 units) stay weekly.
+# (17.8 units) stay weekly.
 SPARSE_UNITS_PER_WEEK = 4.0
 # ... and only with this much history: months of a shorter one are too few periods to read a stage from.
 SPARSE_MIN_MONTHS = 12
@@ -181,21 +181,35 @@ def sparse_weeks(product_ids: pd.Series, timestamps: pd.Series, units: pd.Series
     all, over at least ``SPARSE_MIN_MONTHS`` calendar months of history. ``units``: the sold units of
     each line (returns as 0); lines without a date are ignored."""
     ts = pd.to_datetime(pd.Series(timestamps).reset_index(drop=True), errors="coerce")
-    q = pd.to_numeric(pd.Series(units).reset_index(drop=True), errors="coerce").fillna(0.0).clip(lower=0.0)
-    ok = ts.notna() & (q > 0)
+    q = pd.to_numeric(pd.Series(units).reset_index(drop=True), errors="coerce").fillna(0.0).to_numpy(float)
+    ok = ts.notna().to_numpy() & (q > 0)
     if not ok.any():
         return None
-    ts = ts[ok]
-    months = ts.dt.year * 12 + ts.dt.month
-    span = int(months.max() - months.min()) + 1
+    # Integer keys (product code x week number) and bincount: a group-by took 0.44 s on a million lines.
+    days = ts.to_numpy()[ok].astype("datetime64[D]").astype(np.int64)
+    first, last = np.datetime64(int(days.min()), "D"), np.datetime64(int(days.max()), "D")
+    span = int(last.astype("datetime64[M]").astype(np.int64) - first.astype("datetime64[M]").astype(np.int64)) + 1
     if span < SPARSE_MIN_MONTHS:
         return None
-    frame = pd.DataFrame(
-        {"p": pd.Series(product_ids).reset_index(drop=True)[ok].to_numpy(), "w": period_start(ts, "W").to_numpy()}
-    )
-    weekly = frame.assign(q=q[ok].to_numpy()).groupby(["p", "w"], sort=False, observed=True)["q"].sum()
-    per_product = weekly.groupby(level=0, sort=False, observed=True).mean()
-    median = float(per_product.median())
+    ids = pd.Series(product_ids).reset_index(drop=True)
+    codes = ids.cat.codes.to_numpy() if isinstance(ids.dtype, pd.CategoricalDtype) else pd.factorize(ids)[0]
+    codes = codes[ok].astype(np.int64)
+    weeks = (days + 3) // 7  # 1970-01-01 was a Thursday: +3 puts each Monday-to-Sunday week on one number
+    weeks -= weeks.min()
+    n_weeks = int(weeks.max()) + 1
+    key = codes * n_weeks + weeks
+    if (int(codes.max()) + 1) * n_weeks <= 20_000_000:  # dense counts: a few MB for any real catalog
+        weekly, lines = np.bincount(key, weights=q[ok]), np.bincount(key)
+        key = np.flatnonzero(lines)
+        weekly = weekly[key]
+    else:
+        key, inverse = np.unique(key, return_inverse=True)
+        weekly = np.bincount(inverse, weights=q[ok])
+    product_of_week = key // n_weeks
+    selling_weeks = np.bincount(product_of_week)
+    sold = selling_weeks > 0
+    per_product = np.bincount(product_of_week, weights=weekly)[sold] / selling_weeks[sold]
+    median = float(np.median(per_product))
     if median >= SPARSE_UNITS_PER_WEEK:
         return None
     return (
