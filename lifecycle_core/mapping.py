@@ -62,6 +62,17 @@ def _normalized(synonyms: tuple[str, ...]) -> tuple[str, ...]:
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
 
+@functools.lru_cache(maxsize=1)
+def _all_synonyms() -> frozenset[str]:
+    return frozenset(n for t in TABLES.values() for f in t.fields for n in _normalized(f.synonyms))
+
+
+def known_header(name: str) -> bool:
+    """Whether ``name`` is exactly a column name of some field (normalised), in any language: how the
+    reader tells East Asian encodings apart by the header they give."""
+    return normalize_header(name) in _all_synonyms()
+
+
 @functools.lru_cache(maxsize=65536)
 def _boundaries(name: str) -> frozenset[int] | None:
     """Word boundaries of a header as offsets into its normalised form ("allow_backorders" -> {0, 5, 15}),

@@ -13,6 +13,7 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,25 +197,22 @@ def detect_encoding(data: bytes) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
-    sample = data[:400_000]
-    candidates = [("cp932", _reads_as_japanese)]
-    if not _single_byte_accents(sample):
-        candidates += [
-            ("cp949", _reads_as_korean),
-            ("gb18030", _reads_as_simplified_chinese),
-            ("cp950", _reads_as_cjk),
-            ("gb18030", _reads_as_cjk),  # GB18030 decodes most byte soups; only when the result mostly is CJK
-        ]
-    for encoding, reads_as in candidates:
-        text = _strict(sample, encoding)
-        if text is None or not reads_as([c for c in text if ord(c) > 127]):
-            continue
-        if len(data) > len(sample):
-            try:
-                data.decode(encoding)
-            except UnicodeDecodeError:
-                continue  # the sample reads as it, a later part of the file is not in it
-        return encoding
+    sample = _sample(data)
+    western = _single_byte_accents(sample)
+    fits = [
+        (encoding, text, _known_headers(text))
+        for encoding, reads_as in _candidates()
+        if (text := _strict(sample, encoding)) is not None
+        and reads_as([c for c in text if ord(c) > 127])
+        and _decodes_whole(data, sample, encoding)
+    ]
+    if western:  # accented Latin text decodes as GBK or Big5 too: only a header it names says otherwise
+        fits = [f for k, f in enumerate(fits) if f[2] or (k == 0 and f[0] == "cp932" and _has_kana(f[1]))]
+    if fits:
+        # The encodings share byte ranges, so more than one can read plausibly (GBK headers decode as
+        # Hangul too): the one whose header names the most known columns wins, then the order above.
+        best = max(range(len(fits)), key=lambda k: (fits[k][2], -k))
+        return fits[best][0]
     try:
         data.decode("cp1252")
         return "cp1252"
@@ -222,19 +220,72 @@ def detect_encoding(data: bytes) -> str:
         return "latin-1"
 
 
+def _candidates() -> tuple:
+    """The East Asian encodings, tried in this order; each kept only when its text reads like its
+    language. Shift-JIS comes back last for old Japanese exports in half-width katakana (ｽﾃﾝﾚｽ)."""
+    return (
+        ("cp932", _reads_as_japanese),
+        ("cp949", _reads_as_korean),
+        ("gb18030", _reads_as_simplified_chinese),
+        ("cp950", _reads_as_cjk),
+        ("gb18030", _reads_as_cjk),  # GB18030 decodes most byte soups; only when the result mostly is CJK
+        ("cp932", _reads_as_cjk),
+    )
+
+
+SAMPLE_BYTES = 400_000
+
+
+def _sample(data: bytes) -> bytes:
+    """The first 400,000 bytes, or, when they are all ASCII, 400,000 bytes from the line holding the
+    first byte above 127 (a long export whose CJK names start late)."""
+    head = data[:SAMPLE_BYTES]
+    if len(data) <= SAMPLE_BYTES or max(head, default=0) > 127:
+        return head
+    first = next((i for i, b in enumerate(data) if b > 127), None)
+    if first is None:
+        return head
+    line = data.rfind(b"\n", 0, first) + 1
+    return data[:2048].split(b"\n", 1)[0] + b"\n" + data[line : line + SAMPLE_BYTES]
+
+
+def _decodes_whole(data: bytes, sample: bytes, encoding: str) -> bool:
+    if len(data) <= len(sample) and len(sample) < SAMPLE_BYTES:
+        return True
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False  # the sample reads as it, another part of the file is not in it
+    return True
+
+
+def _known_headers(text: str) -> int:
+    """How many cells of the first line that hold characters above ASCII (the cells an encoding changes)
+    are column names the schema knows, in any language."""
+    from .mapping import known_header
+
+    line = text.split("\n", 1)[0]
+    sep = max((",", ";", "\t", "|"), key=line.count)
+    cells = (c.strip().strip('"') for c in line.split(sep))
+    return sum(1 for c in cells if not c.isascii() and known_header(c))
+
+
 def _single_byte_accents(sample: bytes) -> bool:
-    """Whether most bytes above 127 stand alone between ASCII bytes, as accented letters do in cp1252
-    ("Größe", "für"): the characters of EUC-KR, GBK and most of Big5 are two bytes above 127 in a row,
-    and a run of them makes a longer one. (Shift-JIS katakana have ASCII second bytes: Japanese is told
-    by its kana, before this is asked.)"""
-    b = np.frombuffer(sample, dtype=np.uint8)
-    high = b > 127
-    if not high.any():
-        return False
-    before = np.concatenate([[False], high[:-1]])
-    after = np.concatenate([high[1:], [False]])
-    alone = high & ~before & ~after
-    return alone.sum() > 0.5 * high.sum()
+    """Whether most bytes above 127 look like cp1252's accented letters and symbols: alone between ASCII
+    bytes ("Pão", "für"), in a pair inside a word ("Größe", "Promoções"), or a pair holding a no-break
+    space ("12,50 €" written with NBSP). The characters of EUC-KR, GBK and Big5 are two bytes above 127
+    each, in runs as long as the words; such text decodes as GBK or Big5 too ('Gr鲞e'). (Shift-JIS
+    katakana have ASCII second bytes: Japanese is told by its kana, before this is asked.)"""
+    high_total = alone = 0
+    for run in re.finditer(rb"[\x80-\xff]+", sample):
+        n = run.end() - run.start()
+        high_total += n
+        left = sample[run.start() - 1 : run.start()] if run.start() else b""
+        right = sample[run.end() : run.end() + 1]
+        in_word = left.isalpha() or right.isalpha()
+        if n == 1 or (n == 2 and (in_word or b"\xa0" in run.group())):
+            alone += n
+    return high_total > 0 and alone > 0.5 * high_total
 
 
 def _strict(sample: bytes, encoding: str) -> str | None:
@@ -262,6 +313,10 @@ def _reads_as_cjk(chars: list[str]) -> bool:
     return bool(chars) and cjk / len(chars) >= 0.6
 
 
+def _has_kana(text: str) -> bool:
+    return _reads_as_japanese([c for c in text if ord(c) > 127])
+
+
 def _reads_as_japanese(chars: list[str]) -> bool:
     # Kanji-heavy product names still carry some kana (土鍋（国産）職人手作り: 1 in 11); GBK or EUC-KR bytes
     # read as Shift-JIS give next to none (kana need lead bytes 0x82/0x83) and many half-width katakana.
@@ -269,7 +324,8 @@ def _reads_as_japanese(chars: list[str]) -> bool:
 
 
 def _reads_as_korean(chars: list[str]) -> bool:
-    return _share(chars, "\uac00", "\ud7a3") >= 0.8
+    # Letters only: Korean product names carry symbols (【】 ★ ㎖) that are not Hangul.
+    return _share([c for c in chars if c.isalpha()], "\uac00", "\ud7a3") >= 0.8
 
 
 def _reads_as_simplified_chinese(chars: list[str]) -> bool:

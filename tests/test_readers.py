@@ -32,6 +32,16 @@ EAST_ASIAN_AND_EUROPEAN = [
     ("Artikelnummer;Bezeichnung;Preis\n1;Nußknacker Größe M;12,50\n2;Ölkanne für Küche;3,20\n", "cp1252"),
     ("Référence;Désignation;Prix\n1;Crème brûlée à la vanille;4,50\n", "cp1252"),
     ("Producto;Descripción;Año\n1;Jamón ibérico, señor;2024\n", "cp1252"),
+    # Found by review: GBK and Shift-JIS headers over ASCII rows read as Hangul, Korean with symbols as
+    # GBK, accent pairs and no-break spaces as GBK or Big5, half-width katakana as latin-1.
+    ("产品编号,产品名称,价格,分类\nA1,x,3,y\nA2,z,4,w\n", "gb18030"),
+    ("品番,日付,数量,単価\nA1,2024/03/05,2,980\n", "cp932"),
+    ("商品コード,商品名\nA1,ｽﾃﾝﾚｽﾎﾞﾄﾙ\nA2,ｶｯﾌﾟ\n", "cp932"),
+    ("상품명,가격\n【무료배송】 텀블러 500㎖ ★특가★,15000\n", "cp949"),
+    ("sku,qty\nA,3件\nB,5个\nC,2箱\n", "gb18030"),
+    ("Artikel;Größe;Menge\n1;M;3\n", "cp1252"),
+    ("Produto;Descrição\n1;Promoções\n2;Pão de açúcar\n", "cp1252"),
+    ("Référence;Prix\n1;12,50\xa0€\n2;20°\xa0C\n", "cp1252"),
 ]
 
 
@@ -273,3 +283,15 @@ def test_a_large_kanji_heavy_shift_jis_file_is_read_whole():
     raw = _read("商品.csv", text.encode("cp932"))
     assert raw.encoding == "Shift-JIS (cp932)" and len(raw.frame) == 30000
     assert raw.frame["商品名"].iloc[-1] == "土鍋（国産）職人手作り"
+
+
+def test_the_encoding_is_read_where_the_text_is_and_of_the_whole_file():
+    """A long export whose first 400 KB are ASCII and whose Japanese names come later; a file of
+    exactly the sample's size whose last character is cut is not taken for what its sample reads as."""
+    from lifecycle_core.readers import SAMPLE_BYTES
+
+    late = "sku,name\n" + "A1,plain ascii name\n" * 22000 + "J1,土鍋（国産）職人手作り\n" * 2000
+    assert len(late) > SAMPLE_BYTES and detect_encoding(late.encode("cp932")) == "cp932"
+    body = ("商品编号,商品名称\n" + "CN-1,不锈钢保温杯\n" * 40000).encode("gb18030")
+    cut = body[: SAMPLE_BYTES - 1] + "杯".encode("gb18030")[:1]  # exactly the sample, cut in a character
+    assert len(cut) == SAMPLE_BYTES and detect_encoding(cut) != "gb18030"
