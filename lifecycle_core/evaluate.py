@@ -264,7 +264,7 @@ def evaluate_dataset(
     return result
 
 
-# Below this many products (or with one stage) a slice's scores cannot tell models apart: a booster
+# Below this many products a slice's scores cannot tell models apart: a booster
 # scoring 1.000 on 12 rows of one product in one stage measured nothing, and read as a result.
 FEW_TEST_PRODUCTS = 10
 
@@ -277,10 +277,10 @@ def describe_test_rows(y: np.ndarray, groups: np.ndarray) -> dict:
     top = max(counts, key=counts.get) if counts else ""
     share = counts[top] / len(y) if counts else 0.0
     kind, note = "", ""
-    if 0 < products < FEW_TEST_PRODUCTS or len(counts) == 1:
+    if 0 < products < FEW_TEST_PRODUCTS:
         kind = "few"
         note = f"{len(y):,} rows of {products} product(s) in {len(counts)} stage(s): too few to tell models apart"
-    elif share >= 0.9:
+    elif share >= 0.9:  # one stage only, of many products, included
         kind = "one_sided"
         note = f"{share:.0%} of the rows are {top}: macro-F1 rests on a few rows of the others"
     return {"rows": len(y), "products": products, "stages": counts, "top": top, "top_share": share,

@@ -185,9 +185,11 @@ class Explanation:
         if words_only:
             t = self.words(stage)
             w = t["token"].str.strip()
-            # One Latin letter is noise, one Chinese character a word; a heading before ": " is ours.
+            # One Latin letter or kana is noise (り of 手作り), one Han character a word (茶); a heading
+            # before ": " is ours.
             heading = w.isin(_HEADINGS) & np.array([self.text[e : e + 1] == ":" for e in t["end"]], dtype=bool)
-            t = t[(w.str.len().ge(2) | w.str.contains(_CJK)) & w.str.contains(r"\w", regex=True) & ~heading]
+            han = w.str.contains(r"[\u3400-\u9fff\uf900-\ufaff]", regex=True)
+            t = t[(w.str.len().ge(2) | han) & w.str.contains(r"\w", regex=True) & ~heading]
         else:
             tok = self.tokens["token"].str.strip()
             t = self.tokens[(self.tokens["stage"] == stage) & (tok != "")]

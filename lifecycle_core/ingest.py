@@ -699,7 +699,11 @@ def _fold_late_periods(sales: pd.DataFrame, report: ValidationReport) -> pd.Data
         missing = moved.index.difference(base.index)
         if len(missing):
             rows = pd.DataFrame({"product_id": missing, "period": end, "returns": moved.loc[missing, "returns"]})
-            kept = pd.concat([kept, rows.assign(units=0.0)], ignore_index=True)
+            # Counts of the added rows are 0 (no sale, order or line in that period), not missing.
+            zero = {c: 0 for c in ("units", "revenue", "orders", "customers", "lines") if c in kept}
+            dtypes = kept.dtypes
+            kept = pd.concat([kept, rows.assign(**zero)], ignore_index=True)
+            kept = kept.astype({c: dtypes[c] for c in zero})
             kept = kept.sort_values(["product_id", "period"], kind="stable").reset_index(drop=True)
     n = tail["period"].nunique()
     report.warning(

@@ -80,8 +80,10 @@ def _flag_unique(values: pd.Series, fn) -> np.ndarray:
 
 
 def _shape(s: pd.Series) -> pd.Series:
-    """Each invoice number's shape: digits as 9, letters as A ("C489449" -> "A999999")."""
-    return s.str.replace(r"\d", "9", regex=True).str.replace(r"[^\W\d_]", "A", regex=True)
+    """Each invoice number's shape: a run of digits as 9 (a cancellation numbered past the invoices'
+    digits, C10000 next to 9999, keeps their shape), each letter as A ("INV-1001" -> "AAA-9": letters
+    are not collapsed, or CMD-3 would pass for a cancellation of ORD-3)."""
+    return s.str.replace(r"\d+", "9", regex=True).str.replace(r"[^\W\d_]", "A", regex=True)
 
 
 def prefixed_cancellations(invoices: pd.Series, prefixes: tuple[str, ...]) -> pd.Series:
@@ -97,7 +99,8 @@ def prefixed_cancellations(invoices: pd.Series, prefixes: tuple[str, ...]) -> pd
         if not starts.any() or not plain.any() or starts.mean() > 0.5:
             continue
         shapes = set(_shape(upper[plain]).unique())
-        flags |= starts & _shape(upper.str[len(p) :]).isin(shapes)
+        rest = upper.str[len(p) :].str.replace(r"^[-_ /#]", "", regex=True)  # C-489449, C 489449
+        flags |= starts & _shape(rest).isin(shapes)
     return flags
 
 

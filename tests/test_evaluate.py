@@ -206,5 +206,7 @@ def test_slices_too_small_or_one_sided_to_compare_say_so():
     y = np.array([3] * 95 + [1] * 5)
     lopsided = describe_test_rows(y, np.array([f"P{i % 40}" for i in range(100)]))
     assert lopsided["kind"] == "one_sided" and lopsided["top"] == "Decline" and "95%" in lopsided["note"]
+    one_stage = describe_test_rows(np.full(500, 2), np.array([f"P{i}" for i in range(500)]))
+    assert one_stage["kind"] == "one_sided" and "100% of the rows are Maturity" in one_stage["note"]
     fine = describe_test_rows(np.arange(100) % 4, np.array([f"P{i % 40}" for i in range(100)]))
     assert fine["kind"] == "" and fine["note"] == "" and fine["stages"]["Growth"] == 25

@@ -120,12 +120,16 @@ def test_refunds_dated_after_the_last_sale_do_not_extend_the_calendar(ws):
         "Order,Date,SKU,Qty,Price\n"
         "1,2024-01-01,A,5,2\n2,2024-01-08,A,4,2\n3,2024-01-08,B,6,3\n"
         "4,2024-01-29,A,-2,2\n5,2024-02-05,B,-1,3\n"  # refunds 3 and 4 weeks after the last sale
+        "6,2023-12-04,C,1,5\n7,2024-02-05,C,-1,5\n"  # C sold earlier: its late refund gets a row of its own
     )
     info = ingest(ws, "late", [SourceFile("orders.csv", text.encode())])
     sales = ws.load_table("late", "sales")
-    assert str(sales["period"].max().date()) == "2024-01-08" and info.counts["periods"] == 2
-    assert info.counts["returned_units"] == 3 == sales["returns"].sum()  # counted in the last period
-    assert sales.set_index("product_id").loc["B", "returns"] == 1
+    assert str(sales["period"].max().date()) == "2024-01-08" and info.counts["periods"] == 3
+    assert info.counts["returned_units"] == 4 == sales["returns"].sum()  # counted in the last period
+    assert sales.set_index(["product_id", "period"]).loc[("B", "2024-01-08"), "returns"] == 1
+    c = sales[(sales["product_id"] == "C") & (sales["period"] == "2024-01-08")].iloc[0]
+    assert (c["returns"], c["units"], c["revenue"], c["orders"]) == (1, 0, 0, 0)  # zeros, not missing
+    assert sales["orders"].dtype.kind == "i" and sales["lines"].dtype.kind == "i"
     assert "after_last_sale" in [p["code"] for p in info.report["problems"] if p["severity"] == "warning"]
 
 
@@ -136,3 +140,18 @@ def test_an_export_of_nothing_but_returns_is_refused_with_a_reason(ws):
     with pytest.raises(IngestError) as exc:
         ingest(ws, "returns", [SourceFile("orders.csv", text.encode())])
     assert exc.value.report.errors[0].code == "no_sales_left"
+
+
+@pytest.mark.parametrize(
+    ("invoices", "cancelled"),
+    [
+        (["489449", "489450", "489451", "C489449", "C-489450"], [0, 0, 0, 1, 1]),  # with a separator too
+        (["9998", "9999", "C10000"], [0, 0, 1]),  # numbered past the invoices' digits
+        (["CMD-1", "CMD-2", "CMD-3"], [0, 0, 0]),  # the shop's own numbering
+        (["ORD-1", "ORD-2", "CMD-3"], [0, 0, 0]),  # another shape: not a cancellation of ORD-3
+    ],
+)
+def test_a_cancellation_prefix_marks_the_shops_own_invoice_numbers(invoices, cancelled):
+    from lifecycle_core.transactions import prefixed_cancellations
+
+    assert prefixed_cancellations(pd.Series(invoices), ("C",)).astype(int).tolist() == cancelled
