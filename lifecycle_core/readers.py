@@ -197,6 +197,8 @@ def detect_encoding(data: bytes) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
+    if _stray_bytes(data)[0]:
+        return LOSSY_UTF8
     sample = _sample(data)
     western = _single_byte_accents(sample)
     fits = [
@@ -218,6 +220,34 @@ def detect_encoding(data: bytes) -> str:
         return "cp1252"
     except UnicodeDecodeError:
         return "latin-1"
+
+
+LOSSY_UTF8 = "utf-8-lossy"  # UTF-8 with a few stray bytes (an Excel paste, a cut-off export), replaced
+
+
+def _stray_bytes(data: bytes) -> tuple[int, int]:
+    """(bytes that are not UTF-8, line of the first) when the file is UTF-8 but for a few stray bytes:
+    at most 1,000 of them, and at least twice as many valid UTF-8 characters above ASCII ("Crème" and
+    "°C" in UTF-8 with one Latin-1 no-break space pasted in were read as EUC-KR: every accent became
+    Hangul). (0, 0) otherwise: a cp1252 or GBK file has no such valid characters to speak of, and its
+    invalid bytes pass the cap within its first lines."""
+    bad: list[int] = []
+
+    def count(err: UnicodeDecodeError):
+        bad.append(err.start)
+        if len(bad) > 1000:
+            raise err
+        return "", err.start + 1
+
+    codecs.register_error("lifecycle_count_stray", count)
+    try:
+        data.decode("utf-8", errors="lifecycle_count_stray")
+    except UnicodeDecodeError:
+        return 0, 0
+    valid = len(re.findall(rb"[\xc2-\xf4][\x80-\xbf]+", data)) - len(bad)
+    if not bad or valid < 2 * len(bad):
+        return 0, 0
+    return len(bad), data.count(b"\n", 0, bad[0]) + 1
 
 
 def _candidates() -> tuple:
@@ -362,7 +392,12 @@ def _read_text(name: str, data: bytes, limits: ReadLimits) -> RawTable:
             "this does not look like a text (CSV) file: it contains binary data",
             expected="CSV, .csv.gz, .xlsx or .parquet",
         )
-    if encoding not in ("utf-8", "utf-8-sig"):
+    shown = _encoding_name(encoding)
+    if encoding == LOSSY_UTF8:
+        n, line = _stray_bytes(data)
+        data = data.decode("utf-8", errors="replace").encode("utf-8")
+        shown = f"UTF-8, {n:,} invalid byte(s) replaced by \ufffd (the first on line {line:,})"
+    elif encoding not in ("utf-8", "utf-8-sig"):
         # pyarrow reads UTF-8 only; transcoding once is cheap next to parsing.
         data = data.decode(encoding).encode("utf-8")
     elif encoding == "utf-8-sig":
@@ -375,7 +410,7 @@ def _read_text(name: str, data: bytes, limits: ReadLimits) -> RawTable:
             f"about {approx_rows:,} lines is over the limit of {limits.max_rows:,} rows",
             expected="split the file, or raise max_rows (CLI --max-rows)",
         )
-    return _parse_csv(name, io.BytesIO(data), data[:65536], _encoding_name(encoding), locate=data)
+    return _parse_csv(name, io.BytesIO(data), data[:65536], shown, locate=data)
 
 
 class _NeedFullRead(Exception):

@@ -295,3 +295,13 @@ def test_the_encoding_is_read_where_the_text_is_and_of_the_whole_file():
     body = ("商品编号,商品名称\n" + "CN-1,不锈钢保温杯\n" * 40000).encode("gb18030")
     cut = body[: SAMPLE_BYTES - 1] + "杯".encode("gb18030")[:1]  # exactly the sample, cut in a character
     assert len(cut) == SAMPLE_BYTES and detect_encoding(cut) != "gb18030"
+
+
+def test_utf8_with_a_few_stray_bytes_stays_utf8_and_says_so():
+    """One Latin-1 no-break space pasted into a UTF-8 file made it EUC-KR: every accent became Hangul
+    (Cr챔me). Now the stray byte is replaced and the encoding says where; a cp1252 file stays cp1252."""
+    data = "id,title\n1,Crème brûlée\n2,20°C\n".encode() + b"3,caf\xa0e\n"
+    raw = _read("paste.csv", data)
+    assert raw.frame["title"].tolist() == ["Crème brûlée", "20°C", "caf\ufffde"]
+    assert raw.encoding.startswith("UTF-8, 1 invalid byte(s) replaced") and "line 4" in raw.encoding
+    assert detect_encoding("id,title\n1,Café crème\n2,Größe\n".encode("cp1252")) == "cp1252"
