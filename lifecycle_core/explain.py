@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -188,7 +187,7 @@ class Explanation:
             # One Latin letter or kana is noise (り of 手作り), one Han character a word (茶); a heading
             # before ": " is ours.
             heading = w.isin(_HEADINGS) & np.array([self.text[e : e + 1] == ":" for e in t["end"]], dtype=bool)
-            han = w.str.contains(r"[\u3400-\u9fff\uf900-\ufaff]", regex=True)
+            han = w.map(lambda x: any(_script(c) == "han" for c in x)).to_numpy(dtype=bool)
             t = t[(w.str.len().ge(2) | han) & w.str.contains(r"\w", regex=True) & ~heading]
         else:
             tok = self.tokens["token"].str.strip()
@@ -474,7 +473,6 @@ def explain_inputs(
     return out
 
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 # Scripts written without spaces between words: a run of one script is taken as a word (katakana
 # ステンレス, kanji 職人, Hangul 텀블러); a Han run longer than MAX_HAN_WORD is a phrase or a clause, and
 # its characters stay one each. (The long vowel mark ー belongs to katakana.)

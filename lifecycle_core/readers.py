@@ -14,6 +14,7 @@ import csv
 import hashlib
 import io
 import re
+import threading
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,8 +181,9 @@ def _gunzip(name: str, data: bytes, limits: ReadLimits) -> bytes:
 
 
 def detect_encoding(data: bytes) -> str:
-    """The text encoding of ``data``: BOMs first, then strict UTF-8, then the East Asian legacy encodings
-    Excel writes (Shift-JIS, EUC-KR, GB18030/GBK, Big5), then cp1252.
+    """The text encoding of ``data``: BOMs first, then strict UTF-8, then UTF-8 with a few stray bytes
+    (``LOSSY_UTF8``), then the East Asian legacy encodings Excel writes (Shift-JIS, EUC-KR, GB18030/GBK,
+    Big5; among plausible readings the header naming the most known columns wins), then cp1252.
 
     The East Asian encodings share their byte ranges, so each is tried strictly and kept only when the
     text it gives reads like its language: Japanese has kana (Chinese or Korean bytes read as Shift-JIS
@@ -209,7 +211,7 @@ def detect_encoding(data: bytes) -> str:
         and _decodes_whole(data, sample, encoding)
     ]
     if western:  # accented Latin text decodes as GBK or Big5 too: only a header it names says otherwise
-        fits = [f for k, f in enumerate(fits) if f[2] or (k == 0 and f[0] == "cp932" and _has_kana(f[1]))]
+        fits = [f for f in fits if f[2] or (f[0] == "cp932" and _has_kana(f[1]))]
     if fits:
         # The encodings share byte ranges, so more than one can read plausibly (GBK headers decode as
         # Hangul too): the one whose header names the most known columns wins, then the order above.
@@ -232,22 +234,29 @@ def _stray_bytes(data: bytes) -> tuple[int, int]:
     Hangul). (0, 0) otherwise: a cp1252 or GBK file has no such valid characters to speak of, and its
     invalid bytes pass the cap within its first lines."""
     bad: list[int] = []
-
-    def count(err: UnicodeDecodeError):
-        bad.append(err.start)
-        if len(bad) > 1000:
-            raise err
-        return "", err.start + 1
-
-    codecs.register_error("lifecycle_count_stray", count)
+    _STRAY.bad = bad  # per thread: two uploads read at once count their own bytes
     try:
-        data.decode("utf-8", errors="lifecycle_count_stray")
+        data.decode("utf-8", errors=_STRAY_HANDLER)
     except UnicodeDecodeError:
         return 0, 0
     valid = len(re.findall(rb"[\xc2-\xf4][\x80-\xbf]+", data)) - len(bad)
     if not bad or valid < 2 * len(bad):
         return 0, 0
     return len(bad), data.count(b"\n", 0, bad[0]) + 1
+
+
+_STRAY = threading.local()
+_STRAY_HANDLER = "lifecycle_count_stray"
+
+
+def _count_stray(err: UnicodeDecodeError):
+    _STRAY.bad.append(err.start)
+    if len(_STRAY.bad) > 1000:
+        raise err  # more than a few: not a UTF-8 file with stray bytes
+    return "", err.start + 1
+
+
+codecs.register_error(_STRAY_HANDLER, _count_stray)
 
 
 def _candidates() -> tuple:
@@ -272,10 +281,10 @@ def _sample(data: bytes) -> bytes:
     head = data[:SAMPLE_BYTES]
     if len(data) <= SAMPLE_BYTES or max(head, default=0) > 127:
         return head
-    first = next((i for i, b in enumerate(data) if b > 127), None)
+    first = re.search(rb"[\x80-\xff]", data)
     if first is None:
         return head
-    line = data.rfind(b"\n", 0, first) + 1
+    line = data.rfind(b"\n", 0, first.start()) + 1
     return data[:2048].split(b"\n", 1)[0] + b"\n" + data[line : line + SAMPLE_BYTES]
 
 
@@ -324,7 +333,7 @@ def _strict(sample: bytes, encoding: str) -> str | None:
     try:
         return sample.decode(encoding)
     except UnicodeDecodeError as exc:
-        if len(sample) < 400_000 or exc.start < len(sample) - 4:
+        if len(sample) < SAMPLE_BYTES or exc.start < len(sample) - 4:
             return None
     for cut in range(1, 4):
         try:

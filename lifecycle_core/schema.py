@@ -7,7 +7,7 @@ Ingestion maps a file's columns onto one of these tables; nothing downstream see
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # Field kinds drive parsing and validation in ingest.py.
 ID, TEXT, DATE, INT, FLOAT, STAGE = "id", "text", "date", "int", "float", "stage"
@@ -721,8 +721,6 @@ _EAST_ASIAN: dict[str, dict[str, tuple[str, ...]]] = {
 
 
 def _with_more_names(spec: TableSpec) -> TableSpec:
-    from dataclasses import replace
-
     more = _EAST_ASIAN["*"] | _EAST_ASIAN.get(spec.name, {})
     fields = tuple(
         replace(f, synonyms=f.synonyms + tuple(w for w in more.get(f.name, ()) if w not in f.synonyms))
